@@ -1,0 +1,200 @@
+"""The ``lazyrich`` command line.
+
+Conventions for every subcommand: ``--json`` prints one JSON object on stdout, text
+otherwise; a bad argument or a bad file prints one line on stderr and exits with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line instead of argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _emit(args, payload: dict, text: str):
+    if getattr(args, "json", False):
+        print(json.dumps(payload, default=float))
+    else:
+        print(text)
+
+
+# ----------------------------------------------------------------------------- derive
+def cmd_derive(args):
+    from .theory import derive
+
+    if args.d is not None and args.d < 1:
+        raise UsageError(f"--d must be a positive integer, got {args.d}")
+    obj = derive(args.name, loss=args.loss)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps(obj.to_json(args.d)))
+    elif fmt == "latex":
+        print(obj.latex(args.d))
+    else:
+        print(obj.text(args.d))
+
+
+# ------------------------------------------------------------------------------- data
+def cmd_data(args):
+    from .numerics import data as D
+
+    if args.model == "file":
+        if args.input is None:
+            raise UsageError("lazyrich data file needs --input FILE (an .npz with X and y, or X as .npy/.csv)")
+        ds = D.from_files(args.input, args.labels, p=args.p, d=args.d)
+    else:
+        if args.p is None or args.d is None:
+            raise UsageError(f"lazyrich data {args.model} needs --p and --d")
+        if args.d_par is not None and args.model != "cylinder":
+            raise UsageError("--d-par only applies to the cylinder model")
+        ds = D.make(args.model, args.p, args.d, args.seed, d_par=args.d_par)
+    path = ds.save(args.out)
+    summary = {**ds.summary(), "out": str(path)}
+    _emit(args, summary, f"wrote {path}: {ds.p} points in d = {ds.d} ({summary['model']}), "
+                         f"fraction of +1 labels {summary['fraction_positive']:.3f}")
+
+
+# ------------------------------------------------------------------------------- demo
+def cmd_demo(args):
+    from .numerics import data as D
+    from .theory import derive
+    from .validation.z_velocity import check_z_velocity
+
+    t0 = time.perf_counter()
+    ds = D.make(args.model, args.p, args.d, args.seed)
+    reports = [check_z_velocity(ds, h=args.h, alpha=args.alpha, loss=loss, seed=args.seed)
+               for loss in (args.loss or ["hinge", "soft-hinge", "quadratic-hinge", "mse", "logistic"])]
+    passed = all(r.passed for r in reports)
+    payload = {"name": "demo", "data": ds.summary(), "zdot": derive("z-velocity").latex(),
+               "checks": [r.to_json() for r in reports], "passed": passed,
+               "seconds": time.perf_counter() - t0}
+    lines = [derive("z-velocity").text(), "",
+             f"check on the {args.model} model (p = {ds.p}, d = {ds.d}, h = {args.h}, alpha = {args.alpha}):",
+             "derived dz/dt vs autograd through the parameter flow, conserved Q, activation in z"]
+    for r in reports:
+        lines.append(f"  {r.loss:16s} max rel error {r.zdot_max_rel_error:.2e}   |dQ/dt| rel {r.conserved_max_rate:.2e}"
+                     f"   activation mismatches {r.activation_mismatches}   {'PASS' if r.passed else 'FAIL'}")
+    lines.append("PASS" if passed else "FAIL")
+    _emit(args, payload, "\n".join(lines))
+    return 0 if passed else 1
+
+
+# ------------------------------------------------------------------------------- docs
+def cmd_docs(args):
+    from .theory.notes import render_derivations
+
+    text = render_derivations()
+    path = args.out
+    if args.check:
+        try:
+            current = open(path, encoding="utf-8").read()
+        except FileNotFoundError:
+            raise UsageError(f"{path} does not exist: run `lazyrich docs` to write it")
+        fresh = current == text
+        _emit(args, {"path": path, "fresh": fresh},
+              f"{path} is {'up to date' if fresh else 'STALE: run `lazyrich docs` to regenerate it'}")
+        return 0 if fresh else 1
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    _emit(args, {"path": path, "bytes": len(text.encode())}, f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------ bench
+def cmd_bench(args):
+    from .numerics.bench import BENCHMARKS, run_benchmark
+
+    if args.name not in BENCHMARKS:
+        raise UsageError(f"unknown benchmark {args.name!r}; choose one of {', '.join(BENCHMARKS)}")
+    result = run_benchmark(args.name, quick=args.quick, device=args.device)
+    lines = [f"{result['name']}: lazyrich vs {result['alternative']} on {result['device']}"]
+    for c in result["cases"]:
+        lines.append("  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items()))
+    lines.append(f"ratio (speed-up at the headline case): {result['ratio']:.2f}")
+    _emit(args, result, "\n".join(lines))
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from .theory.derived import names
+    from .theory.losses import loss_names
+
+    parser = _Parser(prog="lazyrich", description="Theory-checking toolkit for lazy vs feature learning "
+                                                   "in one-hidden-layer ReLU networks.")
+    parser.add_argument("--version", action="version", version=f"lazyrich {__import__('lazyrich').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("derive", help="print a derived object (LaTeX, text or JSON)")
+    p.add_argument("name", choices=names())
+    p.add_argument("--d", type=int, help="expand into explicit components for this dimension")
+    p.add_argument("--loss", help=f"add the loss and its weight g ({', '.join(loss_names())})")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.set_defaults(func=cmd_derive)
+
+    p = sub.add_parser("data", help="sample a data model, or check and convert your own arrays, to .npz")
+    p.add_argument("model", choices=["stripe", "sphere", "cylinder", "file"])
+    p.add_argument("--p", type=int, help="number of points (for file: keep the first P)")
+    p.add_argument("--d", type=int, help="input dimension")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--d-par", type=int, help="cylinder: dimension of the subspace the label depends on (default 2)")
+    p.add_argument("--input", help="file: an .npz with X and y, or X as .npy/.csv/.txt")
+    p.add_argument("--labels", help="file: y as .npy/.csv/.txt when --input holds only X")
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("demo", help="derive dz/dt and check it against autograd on a data model")
+    p.add_argument("--model", choices=["stripe", "sphere", "cylinder"], default="stripe")
+    p.add_argument("--p", type=int, default=64)
+    p.add_argument("--d", type=int, default=2)
+    p.add_argument("--h", type=int, default=32)
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loss", action="append", help="restrict to these losses (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("docs", help="write notes/derivations.md from the derived objects (or --check it)")
+    p.add_argument("--out", default="notes/derivations.md")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file differs from a fresh rendering")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("bench", help="benchmark lazyrich against the obvious alternative")
+    p.add_argument("name")
+    p.add_argument("--quick", action="store_true", help="smaller cases")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .numerics.data import DataError
+    from .theory.compile import InputError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args) or 0
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    except (UsageError, DataError, InputError, ValueError, FileNotFoundError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(msg if msg.startswith("lazyrich") else f"lazyrich: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lazyrich: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

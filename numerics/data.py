@@ -1,0 +1,197 @@
+"""Data models: the stripe, sphere and cylinder models of the talk, and the user's own arrays.
+
+Every dataset is a pair X (p, d) float64, y (p,) in {-1, +1}, stored as .npz with keys
+``X``, ``y`` and ``meta`` (a JSON string: model, p, d, seed and the model's parameters).
+Sampling is reproducible: the same (model, p, d, seed, parameters) gives the same arrays.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import chi2
+
+# stripe: y = -1 on the band -0.3 < x_1 < 1.18549, whose Gaussian mass is 1/2 (balanced classes)
+STRIPE_BAND = (-0.3, 1.18549)
+MODELS = ("stripe", "sphere", "cylinder", "file")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used: bad shapes, NaN or infinite values, labels other than +-1."""
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray
+    y: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.X, self.y = check_arrays(self.X, self.y)
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise DataError(f"output file must end in .npz, got {path.name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, X=self.X, y=self.y, meta=json.dumps(self.meta))
+        return path
+
+    def summary(self) -> dict:
+        return {"p": self.p, "d": self.d, "fraction_positive": float((self.y > 0).mean()), **self.meta}
+
+
+def check_arrays(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert to X (p, d) float64, y (p,) float64 in {-1, +1}."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype.kind not in "fiu" or y.dtype.kind not in "fiu":
+        raise DataError(f"X and y must be numeric arrays, got dtypes {X.dtype} and {y.dtype}")
+    if X.ndim != 2:
+        raise DataError(f"X must have shape (p, d), got shape {X.shape}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"y must have shape (p,), got shape {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise DataError(f"X has {X.shape[0]} points but y has {y.shape[0]} labels")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"empty dataset: X has shape {X.shape}")
+    X = X.astype(np.float64)
+    y = y.astype(np.float64)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
+    bad = ~np.isin(y, (-1.0, 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"labels must be -1 or +1; y[{i}] = {y[i]!r}")
+    return X, y
+
+
+def _check_size(p: int, d: int):
+    if int(p) != p or p < 1:
+        raise DataError(f"p must be a positive integer, got {p}")
+    if int(d) != d or d < 1:
+        raise DataError(f"d must be a positive integer, got {d}")
+
+
+def gaussian_inputs(p: int, d: int, seed: int) -> np.ndarray:
+    _check_size(p, d)
+    return np.random.default_rng(seed).standard_normal((p, d))
+
+
+def balanced_radius(k: int) -> float:
+    """Radius r with P(|x| > r) = 1/2 for x ~ N(0, I_k): the square root of chi2_k's median."""
+    return float(np.sqrt(chi2.median(k)))
+
+
+def stripe_labels(X: np.ndarray) -> np.ndarray:
+    lo, hi = STRIPE_BAND
+    return np.where((X[:, 0] > lo) & (X[:, 0] < hi), -1.0, 1.0)
+
+
+def radial_labels(X: np.ndarray, k: int) -> np.ndarray:
+    """+1 outside the balanced sphere of the first k coordinates, -1 inside."""
+    return np.where(np.linalg.norm(X[:, :k], axis=1) > balanced_radius(k), 1.0, -1.0)
+
+
+def stripe(p: int, d: int, seed: int = 0) -> Dataset:
+    """x ~ N(0, I_d), y = -1 if -0.3 < x_1 < 1.18549 else +1: only x_1 matters."""
+    X = gaussian_inputs(p, d, seed)
+    return Dataset(X, stripe_labels(X), {"model": "stripe", "p": p, "d": d, "seed": seed,
+                                         "band": list(STRIPE_BAND)})
+
+
+def sphere(p: int, d: int, seed: int = 0) -> Dataset:
+    """x ~ N(0, I_d), y = +1 outside the sphere of radius sqrt(median chi2_d), -1 inside."""
+    X = gaussian_inputs(p, d, seed)
+    return Dataset(X, radial_labels(X, d), {"model": "sphere", "p": p, "d": d, "seed": seed,
+                                            "radius": balanced_radius(d)})
+
+
+def cylinder(p: int, d: int, seed: int = 0, d_par: int = 2) -> Dataset:
+    """x ~ N(0, I_d), the label is the sphere model's in the first d_par coordinates only."""
+    if int(d_par) != d_par or not 1 <= d_par <= d:
+        raise DataError(f"d_par must be an integer in [1, d={d}], got {d_par}")
+    X = gaussian_inputs(p, d, seed)
+    return Dataset(X, radial_labels(X, d_par), {"model": "cylinder", "p": p, "d": d, "seed": seed,
+                                                "d_par": d_par, "radius": balanced_radius(d_par)})
+
+
+def _read_array(path: Path, key: str):
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix in (".csv", ".txt"):
+        return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
+    raise DataError(f"cannot read {path.name!r} for {key}: use .npz, .npy, .csv or .txt")
+
+
+def from_files(inputs, labels=None, p: int | None = None, d: int | None = None) -> Dataset:
+    """The user's own arrays: an .npz with X and y, or X and y in two .npy/.csv/.txt files."""
+    inputs = Path(inputs)
+    if not inputs.is_file():
+        raise DataError(f"no such file: {inputs}")
+    if inputs.suffix == ".npz":
+        with np.load(inputs, allow_pickle=False) as f:
+            missing = {"X", "y"} - set(f.files) if labels is None else {"X"} - set(f.files)
+            if missing:
+                raise DataError(f"{inputs.name} lacks the array(s) {sorted(missing)}; it has {f.files}")
+            X = f["X"]
+            y = f["y"] if labels is None else None
+    else:
+        X = _read_array(inputs, "X")
+        y = None
+    if labels is not None:
+        labels = Path(labels)
+        if not labels.is_file():
+            raise DataError(f"no such file: {labels}")
+        y = _read_array(labels, "y")
+    if y is None:
+        raise DataError(f"{inputs.name} holds no labels: pass the labels file too")
+    X, y = check_arrays(X, y)
+    if d is not None and X.shape[1] != d:
+        raise DataError(f"--d {d} but the file's points have dimension {X.shape[1]}")
+    if p is not None:
+        if p > X.shape[0]:
+            raise DataError(f"--p {p} but the file holds only {X.shape[0]} points")
+        X, y = X[:p], y[:p]
+    return Dataset(X, y, {"model": "file", "p": int(X.shape[0]), "d": int(X.shape[1]), "source": str(inputs)})
+
+
+def make(model: str, p: int, d: int, seed: int = 0, d_par: int | None = None) -> Dataset:
+    """Sample one of the built-in models by name."""
+    if model == "stripe":
+        return stripe(p, d, seed)
+    if model == "sphere":
+        return sphere(p, d, seed)
+    if model == "cylinder":
+        return cylinder(p, d, seed, d_par=min(2, d) if d_par is None else d_par)
+    raise DataError(f"unknown data model {model!r}; choose one of stripe, sphere, cylinder (or file)")
+
+
+def load(path) -> Dataset:
+    """Read a dataset written by :meth:`Dataset.save` (or any .npz with X and y)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not {"X", "y"} <= set(f.files):
+                raise DataError(f"{path.name} must hold arrays X and y; it has {f.files}")
+            meta = json.loads(str(f["meta"])) if "meta" in f.files else {}
+            return Dataset(f["X"], f["y"], meta)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"cannot read {path}: {exc}") from exc

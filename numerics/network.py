@@ -1,0 +1,80 @@
+"""The one-hidden-layer network in torch, as plain functions of its parameters.
+
+f(x) = (1/h) sum_n beta_n relu(omega_n.x/sqrt(d) + b_n), F = alpha (f - f_0), and the mean
+loss L = (1/(alpha^2 p)) sum_mu l(y_mu F(x_mu)) with l compiled from theory.losses (never
+typed twice). The parameter velocity is -h grad L by autograd: this is the independent
+reference against which the symbolic flow is checked, and the building block of the simulator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+import math
+
+import torch
+
+from ..theory import losses as L
+from ..theory.compile import compile_expression
+from ..theory.derived import derive
+
+
+@dataclass
+class Params:
+    omega: torch.Tensor  # (h, d)
+    b: torch.Tensor  # (h,)
+    beta: torch.Tensor  # (h,)
+
+    @property
+    def h(self) -> int:
+        return self.omega.shape[0]
+
+    def tuple(self):
+        return self.omega, self.b, self.beta
+
+
+def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
+    """Standard normal omega, b and beta (the talk's initialisation)."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    draw = lambda *shape: torch.randn(*shape, generator=gen, dtype=dtype).to(device)  # noqa: E731
+    return Params(draw(h, d), draw(h), draw(h))
+
+
+def output(omega, b, beta, X) -> torch.Tensor:
+    """f(x_mu) for every row of X: shape (p,)."""
+    d = X.shape[-1]
+    return torch.relu(X @ omega.T / math.sqrt(d) + b) @ beta / omega.shape[0]
+
+
+@cache
+def _compiled_loss(loss: str):
+    return compile_expression(L.loss(loss), backend="torch", defaults={"a": L.DEFAULT_SOFTNESS})
+
+
+@cache
+def _compiled_weight(loss: str):
+    return derive("loss-weight").compile("torch", L.canonical_loss(loss))
+
+
+def pointwise_loss(margin: torch.Tensor, loss: str) -> torch.Tensor:
+    return _compiled_loss(L.canonical_loss(loss))(m=margin)
+
+
+def loss_weights(margin: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """g_mu = -l'(m_mu) y_mu from the symbolic derivative of the loss."""
+    return _compiled_weight(loss)(m=margin, y=y)
+
+
+def margins(omega, b, beta, X, y, f0, alpha) -> torch.Tensor:
+    return y * alpha * (output(omega, b, beta, X) - f0)
+
+
+def mean_loss(omega, b, beta, X, y, f0, alpha, loss="hinge") -> torch.Tensor:
+    m = margins(omega, b, beta, X, y, f0, alpha)
+    return pointwise_loss(m, loss).sum() / (alpha ** 2 * X.shape[0])
+
+
+def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge") -> Params:
+    """d theta/dt = -h grad_theta L, by autograd."""
+    leaves = [t.detach().requires_grad_(True) for t in params.tuple()]
+    grads = torch.autograd.grad(mean_loss(*leaves, X, y, f0, alpha, loss), leaves)
+    return Params(*(-params.h * gr for gr in grads))

@@ -1,0 +1,285 @@
+"""Derived objects: each result of derivations.py with its meaning, its display and its compilers.
+
+A :class:`Derived` holds one or more :class:`Equation` s. An equation is a per-term expression
+plus the index axes it is summed over (``("mu",)`` for the flow, a sum over training points).
+The same object prints as LaTeX or text, serialises to JSON (with sympy's ``srepr`` so the
+expression can be rebuilt exactly), expands into explicit components for a given d, and
+compiles to batched numpy or torch callables. The catalogue at the bottom is the single
+place that names the derived objects; the CLI, the notes generator and the tests all use it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from . import derivations as D
+from . import losses as L
+from . import symbols as S
+from . import vectors as V
+from .compile import Compiled, compile_expression
+
+AXIS_INDEX = {"n": (r"n", "h"), "mu": (r"\mu", "p"), "nu": (r"\nu", "q"), "r": ("A", "")}
+
+
+@dataclass(frozen=True)
+class Equation:
+    label: str  # short key, also the key of the compiled callable
+    lhs: str  # LaTeX of the left-hand side
+    term: sp.Expr  # per-term right-hand side
+    sums: tuple[str, ...] = ()  # axes summed over ("mu" for the flow, "n" for the NTK)
+    relation: str = "="  # "=" or ">" (for conditions such as the activation)
+    text_lhs: str = ""
+
+    def display(self) -> sp.Expr:
+        """The term with common scalar factors pulled out of vector combinations."""
+        return sp.factor_terms(self.term)
+
+    def explicit(self, d: int):
+        """The term in explicit components for dimension d (a scalar or a sympy Matrix)."""
+        return V.components(self.term, d).subs(S.d, d)
+
+    def latex(self, d: int | None = None) -> str:
+        rhs = self.explicit(d) if d is not None else self.display()
+        return rf"{self.lhs} {self.relation} " + _latex(rhs, sums=self.sums)
+
+    def text(self, d: int | None = None) -> str:
+        rhs = self.explicit(d) if d is not None else self.display()
+        sums = "".join(f"sum_{ax} " for ax in self.sums)
+        return f"{self.text_lhs or self.label} {self.relation} {sums}{sp.sstr(rhs)}"
+
+
+def _latex(expr, sums=()) -> str:
+    body = V.latex(expr).replace(r"\theta\left(", r"\Theta\left(")
+    prefix = "".join(rf"\sum_{{{AXIS_INDEX[ax][0]}=1}}^{{{AXIS_INDEX[ax][1]}}} " if AXIS_INDEX[ax][1]
+                     else rf"\sum_{{\mu \in {AXIS_INDEX[ax][0]}}} " for ax in sums)
+    return prefix + body
+
+
+@dataclass(frozen=True)
+class Derived:
+    name: str
+    title: str
+    equations: tuple[Equation, ...]
+    assumptions: tuple[str, ...]
+    explanation: str
+    loss: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def equation(self, label: str) -> Equation:
+        for eq in self.equations:
+            if eq.label == label:
+                return eq
+        raise KeyError(f"{self.name} has no equation {label!r}; it has {[e.label for e in self.equations]}")
+
+    def latex(self, d: int | None = None) -> str:
+        """All equations as one LaTeX block (aligned when there are several)."""
+        lines = [eq.latex(d) for eq in self.equations]
+        if len(lines) == 1:
+            return lines[0]
+        return "\\begin{aligned}\n" + " \\\\\n".join(line.replace(" = ", " &= ", 1).replace(" > ", " &> ", 1)
+                                                      for line in lines) + "\n\\end{aligned}"
+
+    def text(self, d: int | None = None) -> str:
+        out = [f"{self.name}: {self.title}"]
+        out += ["  " + eq.text(d) for eq in self.equations]
+        out += ["", self.explanation, "", "assumptions:"] + [f"  - {a}" for a in self.assumptions]
+        return "\n".join(out)
+
+    def to_json(self, d: int | None = None) -> dict:
+        exprs = [eq.explicit(d) if d is not None else eq.term for eq in self.equations]
+        return {
+            "name": self.name,
+            "title": self.title,
+            "latex": self.latex(d),
+            "sympy": sp.srepr(exprs[0]) if len(exprs) == 1 else sp.srepr(sp.Tuple(*exprs)),
+            "assumptions": list(self.assumptions),
+            "equations": [{"label": eq.label, "lhs": eq.lhs, "relation": eq.relation, "sums": list(eq.sums),
+                           "latex": eq.latex(d), "sympy": sp.srepr(e)} for eq, e in zip(self.equations, exprs)],
+            "explanation": self.explanation,
+            "loss": self.loss,
+            "d": d,
+            **self.extra,
+        }
+
+    def compile(self, backend: str = "numpy", label: str | None = None) -> Compiled | dict[str, Compiled]:
+        """Batched callables: one per equation (a dict), or the one named by ``label``."""
+        defaults = {"a": L.DEFAULT_SOFTNESS}
+        if label is not None:
+            eq = self.equation(label)
+            return compile_expression(eq.term, eq.sums, backend, defaults)
+        return {eq.label: compile_expression(eq.term, eq.sums, backend, defaults) for eq in self.equations}
+
+
+# ------------------------------------------------------------------------------- catalogue
+
+COMMON = (
+    "sigma = ReLU, with Theta(0) = 0 (the subgradient autograd uses)",
+    "time convention: d theta/dt = -h dL/dtheta, L = (1/(alpha^2 p)) sum_mu l(y_mu F(x_mu)), F = alpha (f - f_0)",
+    "g_mu = -l'(y_mu F(x_mu)) y_mu carries the loss (y_mu = +-1)",
+)
+NEURON = ("b_n != 0 and omega_n != 0, so that z_n is defined (z_n = 0 iff b_n = 0)",)
+
+
+def _loss_equations(loss: str | None) -> tuple[Equation, ...]:
+    if loss is None:
+        return ()
+    return (Equation("loss", r"\ell(m_{\mu})", L.loss(loss), text_lhs="l(m)"),
+            Equation("g", r"g_{\mu}", L.loss_weight(loss), text_lhs="g"))
+
+
+def _parameter_flow():
+    r = D.parameter_flow()
+    return Derived(
+        "parameter-flow", "gradient flow of neuron n's parameters",
+        (Equation("omega", r"\dot{\boldsymbol{\omega}}_{n}", r[S.omega], ("mu",), text_lhs="d omega_n/dt"),
+         Equation("b", r"\dot{b}_{n}", r[S.b], ("mu",), text_lhs="d b_n/dt"),
+         Equation("beta", r"\dot{\beta}_{n}", r[S.beta], ("mu",), text_lhs="d beta_n/dt")),
+        COMMON,
+        "Differentiate the mu-th loss term l(y alpha (f - f_0))/(alpha^2 p) with respect to "
+        "(omega_n, b_n, beta_n) and replace l' by -g y. The factor h of the time convention cancels "
+        "the 1/h of the output layer, so each rate is O(1) in h and 1/alpha in alpha.")
+
+
+def _z_position():
+    return Derived(
+        "z-position", "neuron position in input space and its inverse",
+        (Equation("z", r"\mathbf{z}_{n}", D.z_definition(), text_lhs="z_n"),
+         Equation("omega", r"\boldsymbol{\omega}_{n}", D.omega_of_z(), text_lhs="omega_n")),
+        NEURON,
+        "z_n is the point of the hyperplane u_n(x) = 0 nearest the origin. It is parallel to "
+        "omega_n, which fixes omega_n = -sqrt(d) b_n z_n/|z_n|^2 given z_n and b_n.")
+
+
+def _z_velocity():
+    return Derived(
+        "z-velocity", "velocity of the neuron position, dz_n/dt = F(z_n)",
+        (Equation("zdot", r"\dot{\mathbf{z}}_{n}", D.z_velocity(), ("mu",), text_lhs="dz_n/dt"),),
+        COMMON + NEURON,
+        "Product rule on z = -sqrt(d) b omega/|omega|^2 along the parameter flow, then omega "
+        "eliminated in favour of z (omega = -sqrt(d) b z/|z|^2). The activation Theta(u_n(x_mu)) "
+        "is rewritten as Theta(b_n(|z_n|^2 - z_n.x_mu)). The field depends on beta_n and b_n only "
+        "through the prefactor beta_n/b_n; with beta_n^2 - b_n^2(1 + d/|z_n|^2) conserved it is a "
+        "closed flow in z for each neuron, given the g_mu.")
+
+
+def _activation():
+    return Derived(
+        "activation", "activation condition of neuron n at x_mu, in z",
+        (Equation("argument", r"b_{n}\left(\left|\mathbf{z}_{n}\right|^{2} - \mathbf{z}_{n}\cdot\mathbf{x}_{\mu}\right)",
+                  D.activation_argument(), relation=">", text_lhs="active iff"),),
+        NEURON,
+        "u_n(x) = omega.x/sqrt(d) + b with omega written through z, multiplied by |z|^2 > 0. "
+        "For b_n > 0 the neuron is active at x_mu when z_n lies outside the sphere with diameter "
+        "[0, x_mu] (|z_n|^2 > z_n.x_mu); for b_n < 0 when it lies inside.",
+        extra={"condition": "active iff b_n (|z_n|^2 - z_n . x_mu) > 0"})
+
+
+def _switching_surface():
+    level, centre, radius2 = D.switching_surface()
+    return Derived(
+        "switching-surface", "surface in z-space where neuron n switches at x_mu",
+        (Equation("level", r"S_{\mu}(\mathbf{z})", level, text_lhs="S_mu(z)"),
+         Equation("centre", r"\mathbf{c}_{\mu}", centre, text_lhs="centre"),
+         Equation("radius2", r"r_{\mu}^{2}", radius2, text_lhs="radius^2")),
+        NEURON,
+        "The activation argument divided by b_n. S_mu(z) = |z - c_mu|^2 - r_mu^2: a sphere "
+        "through the origin and through x_mu, with diameter [0, x_mu]. It does not depend on "
+        "b_n; the sign of b_n decides which side is active.")
+
+
+def _conserved():
+    Q, Qz = D.conserved()
+    return Derived(
+        "conserved", "quantity conserved by the flow of each ReLU neuron",
+        (Equation("Q", r"Q_{n}", Q, text_lhs="Q_n"), Equation("Qz", r"Q_{n}", Qz, text_lhs="Q_n(z)")),
+        COMMON + NEURON,
+        "Ansatz Q = c1 beta^2 + c2 |omega|^2 + c3 b^2; dQ/dt = 0 for every point and loss "
+        "(using relu(u) = u Theta(u)) fixes c2 = c3 = -c1: balancedness of the two layers. "
+        "In z, |omega|^2 = d b^2/|z|^2.")
+
+
+def _region_field():
+    return Derived(
+        "region-field", "the field F_A(z) inside one activation region A",
+        (Equation("F", r"\mathbf{F}_{A}(\mathbf{z}_{n})", D.region_field(), text_lhs="F_A(z_n)"),),
+        COMMON + NEURON + ("A = set of active training points, G_A = sum_{mu in A} g_mu, "
+                           "m_A = sum_{mu in A} g_mu x_mu",),
+        "Inside a region every Theta is constant; the per-point term is affine in x_mu (checked), "
+        "so the sum over A only involves G_A and m_A.")
+
+
+def _fixed_point():
+    zstar, discarded = D.fixed_point()
+    return Derived(
+        "fixed-point", "the fixed point of F_A in region A",
+        (Equation("condition", r"\mathbf{0}", D.region_field(), text_lhs="0"),
+         Equation("zstar", r"\mathbf{z}^{*}_{A}", zstar, text_lhs="z*_A")),
+        COMMON + NEURON + ("m_A != 0; z* is an equilibrium only if it lies in region A itself",),
+        "F_A = a(z) z + c(z) m_A. If z and m_A were independent, c = 0 would force |z|^2 = "
+        f"{discarded}, i.e. no neuron; so z = t m_A and the scalar equation for t has the single "
+        "non-zero root t = -d G_A/|m_A|^2. One regular equilibrium per region, when it lies in it.",
+        extra={"discarded_roots_of_zz": [str(r) for r in discarded]})
+
+
+def _jacobian():
+    J, Jstar = D.region_jacobian()
+    return Derived(
+        "jacobian", "Jacobian of F_A and its value at the fixed point",
+        (Equation("J", r"\frac{\partial \mathbf{F}_{A}}{\partial \mathbf{z}}", J, text_lhs="dF_A/dz"),
+         Equation("Jstar", r"\left.\frac{\partial \mathbf{F}_{A}}{\partial \mathbf{z}}\right|_{\mathbf{z}^{*}_{A}}",
+                  Jstar, text_lhs="dF_A/dz at z*")),
+        COMMON + NEURON,
+        "At z* the antisymmetric part z m^T - m z^T vanishes (z* is parallel to m_A) and the "
+        "Jacobian is a multiple of the identity: the fixed point is a stable node iff "
+        "beta_n G_A / b_n > 0, an unstable node otherwise (every direction at the same rate).")
+
+
+def _ntk_finite():
+    return Derived(
+        "ntk-finite", "neural tangent kernel of the finite network",
+        (Equation("Theta", r"\Theta(\mathbf{x}_{\mu}, \mathbf{x}'_{\nu})", D.ntk_finite_term(), ("n",),
+                  text_lhs="Theta(x, x')"),),
+        ("sigma = ReLU, Theta(0) = 0", "Theta = sum over all parameters of df(x)/dtheta df(x')/dtheta"),
+        "Sum over neurons of the products of the gradients of f with respect to beta_n, omega_n "
+        "and b_n. With the time convention, dF(x)/dt = (h/p) sum_mu g_mu Theta(x, x_mu).")
+
+
+def _loss_weight():
+    return Derived(
+        "loss-weight", "per-point weight g = -l'(m) y for each loss",
+        tuple(Equation(name, rf"g_{{\mu}}^{{\text{{{name}}}}}", L.loss_weight(name), text_lhs=f"g[{name}]")
+              for name in L.LOSSES),
+        ("m_mu = y_mu F(x_mu), y_mu = +-1", f"soft hinge sharpness a (default {L.DEFAULT_SOFTNESS})"),
+        "Differentiate each loss l(m) with respect to the margin.")
+
+
+CATALOGUE = {
+    "parameter-flow": _parameter_flow,
+    "z-position": _z_position,
+    "z-velocity": _z_velocity,
+    "activation": _activation,
+    "switching-surface": _switching_surface,
+    "conserved": _conserved,
+    "region-field": _region_field,
+    "fixed-point": _fixed_point,
+    "jacobian": _jacobian,
+    "ntk-finite": _ntk_finite,
+    "loss-weight": _loss_weight,
+}
+
+
+def names() -> list[str]:
+    return list(CATALOGUE)
+
+
+def derive(name: str, loss: str | None = None) -> Derived:
+    """The derived object ``name``; with ``loss``, the loss and its weight g are added to it."""
+    if name not in CATALOGUE:
+        raise ValueError(f"unknown derived object {name!r}; choose one of {', '.join(CATALOGUE)}")
+    obj = CATALOGUE[name]()
+    if loss is None:
+        return obj
+    loss = L.canonical_loss(loss)
+    return Derived(obj.name, obj.title, obj.equations + _loss_equations(loss),
+                   obj.assumptions, obj.explanation, loss, obj.extra)

@@ -1,0 +1,46 @@
+"""The symbols of the one-hidden-layer network, with their LaTeX names and index axes.
+
+Axes: "n" runs over neurons (1..h), "r" over activation regions, "mu" over training points
+(1..p), "nu" over a second set of inputs (the NTK's second argument). Compiled callables
+broadcast along these axes.
+"""
+import sympy as sp
+
+from .vectors import scalar, vector
+
+# neuron n
+omega = vector("omega", r"\boldsymbol{\omega}_{n}", ("n",))
+z = vector("z", r"\mathbf{z}_{n}", ("n",))
+b = scalar("b", r"b_{n}", ("n",), real=True, nonzero=True)
+beta = scalar("beta", r"\beta_{n}", ("n",), real=True)
+
+# training point mu
+x = vector("x", r"\mathbf{x}_{\mu}", ("mu",))
+y = scalar("y", r"y_{\mu}", ("mu",), real=True)
+g = scalar("g", r"g_{\mu}", ("mu",), real=True)
+margin = scalar("m", r"m_{\mu}", ("mu",), real=True)
+f_rest = scalar("f_rest", r"f_{\neg n}(\mathbf{x}_{\mu})", ("mu",), real=True)
+f_init = scalar("f_init", r"f_{0}(\mathbf{x}_{\mu})", ("mu",), real=True)
+
+# second input (kernel argument)
+xp = vector("xp", r"\mathbf{x}'_{\nu}", ("nu",))
+
+# one activation region A: its total weight and weighted point sum
+G = scalar("G", r"G_{A}", ("r",), real=True)
+m_A = vector("m_A", r"\mathbf{m}_{A}", ("r",))
+t = scalar("t", "t", (), real=True)
+
+# globals
+alpha = scalar("alpha", r"\alpha", (), positive=True)
+p = scalar("p", "p", (), positive=True, integer=True)
+h = scalar("h", "h", (), positive=True, integer=True)
+d = scalar("d", "d", (), positive=True, integer=True)
+softness = scalar("a", "a", (), positive=True)  # sharpness of the soft hinge
+
+# summation indices, for display only
+n_idx = sp.Symbol("n", integer=True, positive=True)
+mu_idx = sp.Symbol("mu", integer=True, positive=True)
+nu_idx = sp.Symbol("nu", integer=True, positive=True)
+SUM_INDEX = {"n": (n_idx, h), "mu": (mu_idx, p)}
+
+GLOBALS = (alpha, p, h, d, softness)
