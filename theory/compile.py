@@ -74,9 +74,25 @@ def _axes_of(sym):
     raise ValueError(f"symbol {sym} has no registered axes")
 
 
+@dataclass(frozen=True)
+class _Factor:
+    """A product of the factors of one coefficient that depend on the same index axes."""
+
+    axes: tuple[str, ...]
+    expr: sp.Expr
+
+
 @dataclass
 class Compiled:
-    """A callable for one equation; see :func:`compile_expression`."""
+    """A callable for one equation; see :func:`compile_expression`.
+
+    Each coefficient of the basis (vectors, outer products, identity) is split into factors
+    by the axes they depend on: a neuron-only factor (beta_n/b_n), a point-only factor (g_mu)
+    and a mixed factor (the activation). Only the mixed factor is evaluated on the full
+    (h, p) grid; the others multiply the small arrays before or after the contraction over
+    the summed axis. All factors are evaluated by one lambdified function with common
+    subexpression elimination, so the activation is computed once for all coefficients.
+    """
 
     expr: sp.Expr
     reduce: tuple[str, ...]
@@ -90,6 +106,7 @@ class Compiled:
         self.basis.sort(key=lambda s: s.name)
         self.kind = "scalar" if not self.basis else ("vector" if all(s in V.VECTORS for s in self.basis) else "matrix")
         parts = {s: sp.diff(sp.expand(e, deep=False), s) for s in self.basis} if self.basis else {None: e}
+        self.parts = parts
         self.vectors = sorted({v for s in self.basis for v in self._basis_vectors(s)}
                               | {v for c in parts.values() for ds in c.free_symbols if ds in V.DOTS for v in V.DOTS[ds]},
                               key=lambda s: s.name)
@@ -97,16 +114,19 @@ class Compiled:
         self.dots = sorted({s for c in parts.values() for s in c.free_symbols if s in V.DOTS}, key=lambda s: s.name)
         self.axes = tuple(ax for ax in AXES if any(ax in _axes_of(s) for s in self.vectors + self.scalars))
         self.out_axes = tuple(ax for ax in self.axes if ax not in self.reduce)
-        args = self.scalars + self.dots
-        # torch's printer refuses functions it does not know; ours (step, relu, ...) are in the namespace
-        printer = None
-        if self.backend == "torch":
-            from sympy.printing.pytorch import TorchPrinter
+        self.args = self.scalars + self.dots
+        self.factors = {s: self._split(c) for s, c in parts.items()}
+        flat = [f.expr for fs in self.factors.values() for f in fs]
+        printer = _torch_printer(self._funcs) if self.backend == "torch" else None
+        self._evaluate = sp.lambdify(self.args, flat, modules=[self._funcs, self._mod], printer=printer, cse=True)
 
-            printer = TorchPrinter({"strict": False})
-        self.coeffs = {s: (sp.lambdify(args, c, modules=[self._funcs, self._mod], printer=printer), c)
-                       for s, c in parts.items()}
-        self.args = args
+    def _split(self, c) -> list[_Factor]:
+        groups: dict[tuple[str, ...], list] = {}
+        for factor in sp.Mul.make_args(c):
+            axes = tuple(ax for ax in AXES if any(ax in _axes_of(q) for q in factor.free_symbols
+                                                  if q in V.SCALARS or q in V.DOTS))
+            groups.setdefault(axes, []).append(factor)
+        return [_Factor(axes, sp.Mul(*fs)) for axes, fs in sorted(groups.items(), key=lambda kv: len(kv[0]))]
 
     @staticmethod
     def _basis_vectors(s):
@@ -122,8 +142,22 @@ class Compiled:
 
     # -- evaluation -----------------------------------------------------------------------------
     def __call__(self, **arrays):
+        values, sizes, dim, ref = self._inputs(arrays)
+        args = [values[s] for s in self.args]
+        results = iter(self._evaluate(*args))
+        out = None
+        for s, factors in self.factors.items():
+            arrs = [self._shaped(next(results), f.axes, sizes, ref) for f in factors]
+            term = self._contract(s, factors, arrs, values, sizes, dim, ref)
+            out = term if out is None else out + term
+        return out
+
+    def _inputs(self, arrays):
         xp = self._xp()
-        unknown = set(arrays) - set(self.arguments) - {s.name for s in S.GLOBALS}
+        # other symbols of the model are ignored (one set of arrays serves every equation of an
+        # object); a name that is no symbol at all is a typo and is refused
+        known = {s.name for s in V.VECTORS} | {s.name for s in V.SCALARS}
+        unknown = set(arrays) - known
         if unknown:
             raise InputError(f"unexpected argument(s) {sorted(unknown)}; expected {self.arguments}")
         sizes, dim, values = {}, None, {}
@@ -146,6 +180,10 @@ class Compiled:
                 elif arr.shape[-1] != dim:
                     raise InputError(f"{sym.name} has dimension {arr.shape[-1]}, other vectors have {dim}")
             values[sym] = arr
+        if dim is None and arrays.get("d") is not None:  # no vector given: d only from the argument
+            dim = int(arrays["d"])
+        if dim is None and V.IDENTITY in self.basis:
+            raise InputError("missing argument 'd': the result is a d x d matrix and no vector fixes d")
         for sym, arr in values.items():
             if not bool(xp.isfinite(arr).all()):
                 raise InputError(f"{sym.name} contains NaN or infinite values")
@@ -153,21 +191,14 @@ class Compiled:
         for sym in self.scalars:
             if sym in S.GLOBALS:
                 values[sym] = self._global(sym, arrays, sizes, dim, ref)
-        full = tuple(sizes[ax] for ax in self.axes)
+        # scalars and dots are spread over all axes (size 1 where absent) so lambdify broadcasts
         for sym in self.scalars:
             if sym not in S.GLOBALS:
                 values[sym] = self._spread(values[sym], _axes_of(sym))
         for ds in self.dots:
             a, b = V.DOTS[ds]
             values[ds] = self._dot(values, a, b)
-        args = [values[s] for s in self.args]
-        out = None
-        for s, (fn, _) in self.coeffs.items():
-            c = fn(*args)
-            c = self._broadcast(c, full, ref)
-            term = self._contract(c, s, values, dim, ref)
-            out = term if out is None else out + term
-        return out
+        return values, sizes, dim, ref
 
     def _xp(self):
         if self.backend == "torch":
@@ -195,7 +226,7 @@ class Compiled:
     def _check_domain(self, values):
         # A quantity in a denominator must not vanish: b_n = 0 or z_n = 0 (no neuron position),
         # omega_n = 0 (no hyperplane), |m_A| = 0 (no fixed point): say so instead of returning inf.
-        coeffs = [c for _, c in self.coeffs.values()]
+        coeffs = list(self.parts.values())
         for sym, arr in values.items():
             if sym in V.VECTORS:
                 ds = V.dot_symbol(sym, sym)
@@ -226,7 +257,7 @@ class Compiled:
             raise InputError(f"missing argument {sym.name!r} (it cannot be inferred from the array shapes)")
         if not math.isfinite(val) or (sym.is_positive and val <= 0):
             raise InputError(f"{sym.name} must be a finite{' positive' if sym.is_positive else ''} number, got {val}")
-        if self.backend == "torch":
+        if self.backend == "torch":  # torch functions (torch.sqrt(d)) need tensors
             import torch
 
             return torch.tensor(val, dtype=ref.dtype if ref is not None else torch.float64,
@@ -252,35 +283,91 @@ class Compiled:
             axes = out_axes
         return self._spread(res, axes)
 
-    def _broadcast(self, c, full, ref):
-        xp = self._xp()
+    def _shaped(self, c, axes, sizes, ref):
+        """A factor's value as an array over exactly its own axes (constants stay scalars)."""
+        if not axes:
+            return c
+        full = tuple(sizes[ax] if ax in axes else 1 for ax in self.axes)
+        own = tuple(sizes[ax] for ax in axes)
         if self.backend == "torch":
             import torch
 
             if not isinstance(c, torch.Tensor):
-                c = torch.as_tensor(c, dtype=ref.dtype if ref is not None else torch.float64,
-                                    device=ref.device if ref is not None else None)
-            return c.expand(full) if c.shape != full else c
-        return xp.broadcast_to(np.asarray(c, dtype=np.float64), full)
+                c = torch.as_tensor(c, dtype=ref.dtype, device=ref.device)
+            return c.expand(full).reshape(own)
+        return np.broadcast_to(np.asarray(c, dtype=np.float64), full).reshape(own)
 
-    def _contract(self, c, s, values, dim, ref):
+    def _contract(self, s, factors, arrs, values, sizes, dim, ref):
+        """Sum over the reduced axes of (product of the factors) x (basis element).
+
+        Factors over output axes only (beta_n/b_n) multiply the result after the sum; a factor
+        over exactly the axes of a vector (g_mu for x_mu) scales that vector before it; only
+        the rest (the activation) enters the einsum at full size.
+        """
         xp = self._xp()
-        lc = "".join(LETTER[ax] for ax in self.axes)
-        lo = "".join(LETTER[ax] for ax in self.out_axes)
-        if s is None:
-            return xp.einsum(f"{lc}->{lo}", c) if self.reduce else c
         if s in V.VECTORS:
-            lv = "".join(LETTER[ax] for ax in _axes_of(s))
-            return xp.einsum(f"{lc},{lv}i->{lo}i", c, values[s])
+            vec = [[values[s], _axes_of(s), "i"]]
+        elif s in V.OUTERS:
+            a, b = V.OUTERS[s]
+            vec = [[values[a], _axes_of(a), "i"], [values[b], _axes_of(b), "j"]]
+        else:
+            vec = []
+        const, after, operands, subs = 1.0, [], [], []
+        for f, arr in zip(factors, arrs):
+            if not f.axes:
+                const = const * arr
+            elif set(f.axes) <= set(self.out_axes):
+                after.append((arr, f.axes))
+            else:
+                host = next((v for v in vec if tuple(v[1]) == f.axes), None)
+                if host is not None:
+                    host[0] = host[0] * arr.reshape(arr.shape + (1,))
+                else:
+                    operands.append(arr)
+                    subs.append("".join(LETTER[ax] for ax in f.axes))
+        for v in vec:
+            operands.append(v[0])
+            subs.append("".join(LETTER[ax] for ax in v[1]) + v[2])
+        mat = "".join(v[2] for v in vec)
+        present = {ax for ax in self.axes if any(LETTER[ax] in sub for sub in subs)}
+        layout = lambda have, tail: [sizes[ax] if ax in have else 1 for ax in self.out_axes] + tail  # noqa: E731
+        if operands:
+            core_axes = "".join(LETTER[ax] for ax in self.out_axes if ax in present)
+            core = xp.einsum(",".join(subs) + "->" + core_axes + mat, *operands)
+            core = core.reshape(layout(present, [dim] * len(mat)))
+        else:
+            core = const
+            const = 1.0
+        for arr, axes in after:
+            core = core * arr.reshape(layout(axes, [1] * len(mat)))
+        for ax in self.reduce:  # a summed axis that nothing depends on: the sum is a product
+            if ax in sizes and ax not in present:
+                const = const * sizes[ax]
+        out = core * const if not (isinstance(const, float) and const == 1.0) else core
         if s == V.IDENTITY:
-            red = xp.einsum(f"{lc}->{lo}", c) if self.reduce else c
-            eye = (xp.eye(dim, dtype=ref.dtype, device=ref.device) if self.backend == "torch"
-                   else np.eye(dim))
-            return red[..., None, None] * eye
-        a, b = V.OUTERS[s]
-        la = "".join(LETTER[ax] for ax in _axes_of(a))
-        lb = "".join(LETTER[ax] for ax in _axes_of(b))
-        return xp.einsum(f"{lc},{la}i,{lb}j->{lo}ij", c, values[a], values[b])
+            eye = xp.eye(dim, dtype=ref.dtype, device=ref.device) if self.backend == "torch" else np.eye(dim)
+            out = out.reshape(tuple(out.shape) + (1, 1)) * eye if hasattr(out, "shape") else out * eye
+        shape = tuple(sizes[ax] for ax in self.out_axes) + (dim,) * (len(mat) + (2 if s == V.IDENTITY else 0))
+        if not hasattr(out, "shape"):
+            out = xp.full(shape, float(out), dtype=ref.dtype, device=ref.device) if self.backend == "torch" \
+                else np.full(shape, float(out))
+        if tuple(out.shape) != shape:
+            out = out.expand(shape) if self.backend == "torch" else np.broadcast_to(out, shape)
+        return out
+
+
+def _torch_printer(funcs):
+    """sympy's torch printer, taught to call our own functions (step, relu, ...) by name."""
+    from sympy.printing.pytorch import TorchPrinter
+
+    class _Printer(TorchPrinter):
+        def _print_Function(self, expr):
+            name = type(expr).__name__
+            if name in funcs:
+                return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            return super()._print_Function(expr)
+
+    return _Printer()
 
 
 def _in_denominator(sym, expr):

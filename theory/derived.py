@@ -10,6 +10,7 @@ place that names the derived objects; the CLI, the notes generator and the tests
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import sympy as sp
 
@@ -104,11 +105,16 @@ class Derived:
 
     def compile(self, backend: str = "numpy", label: str | None = None) -> Compiled | dict[str, Compiled]:
         """Batched callables: one per equation (a dict), or the one named by ``label``."""
-        defaults = {"a": L.DEFAULT_SOFTNESS}
         if label is not None:
             eq = self.equation(label)
-            return compile_expression(eq.term, eq.sums, backend, defaults)
-        return {eq.label: compile_expression(eq.term, eq.sums, backend, defaults) for eq in self.equations}
+            return _compiled(eq.term, eq.sums, backend)
+        return {eq.label: _compiled(eq.term, eq.sums, backend) for eq in self.equations}
+
+
+@cache
+def _compiled(term, sums, backend) -> Compiled:
+    # compiled callables hold no state, so one per (expression, backend) serves every caller
+    return compile_expression(term, sums, backend, {"a": L.DEFAULT_SOFTNESS})
 
 
 # ------------------------------------------------------------------------------- catalogue
@@ -159,8 +165,9 @@ def _z_velocity():
         "Product rule on z = -sqrt(d) b omega/|omega|^2 along the parameter flow, then omega "
         "eliminated in favour of z (omega = -sqrt(d) b z/|z|^2). The activation Theta(u_n(x_mu)) "
         "is rewritten as Theta(b_n(|z_n|^2 - z_n.x_mu)). The field depends on beta_n and b_n only "
-        "through the prefactor beta_n/b_n; with beta_n^2 - b_n^2(1 + d/|z_n|^2) conserved it is a "
-        "closed flow in z for each neuron, given the g_mu.")
+        "through the prefactor beta_n/b_n, and (beta_n/b_n)^2 = 1 + d/|z_n|^2 + Q_n/b_n^2 with Q_n "
+        "conserved: for balanced neurons (Q_n = 0) it is a closed flow in z alone, given the g_mu; "
+        "otherwise it closes in (z_n, b_n).")
 
 
 def _activation():
@@ -273,6 +280,7 @@ def names() -> list[str]:
     return list(CATALOGUE)
 
 
+@cache
 def derive(name: str, loss: str | None = None) -> Derived:
     """The derived object ``name``; with ``loss``, the loss and its weight g are added to it."""
     if name not in CATALOGUE:
