@@ -176,9 +176,10 @@ class Compiled:
                     raise InputError(f"{sym.name} has {size} along axis {AXIS_SIZE_NAME[ax]}, other inputs have {sizes[ax]}")
             if sym in V.VECTORS:
                 if dim is None:
-                    dim = arr.shape[-1]
+                    dim, dim_from = arr.shape[-1], sym.name
                 elif arr.shape[-1] != dim:
-                    raise InputError(f"{sym.name} has dimension {arr.shape[-1]}, other vectors have {dim}")
+                    raise InputError(f"vectors disagree in dimension: {dim_from} has d = {dim}, "
+                                     f"{sym.name} has d = {arr.shape[-1]}")
             values[sym] = arr
         if dim is None and arrays.get("d") is not None:  # no vector given: d only from the argument
             dim = int(arrays["d"])
@@ -230,7 +231,8 @@ class Compiled:
         for sym, arr in values.items():
             if sym in V.VECTORS:
                 ds = V.dot_symbol(sym, sym)
-                if any(_in_denominator(ds, c) for c in coeffs):
+                # z = 0 is no neuron position at all (it means b = 0), even where no formula divides by it
+                if sym == S.z or any(_in_denominator(ds, c) for c in coeffs):
                     arr = (arr ** 2).sum(-1)
                 else:
                     continue
@@ -238,11 +240,12 @@ class Compiled:
                 continue
             zero = (arr == 0).reshape(-1)
             if bool(zero.any()):  # works under torch.func transforms too (no .numpy())
-                idx = [int(i) for i in zero.nonzero()[:5].reshape(-1).tolist()]
+                where = np.flatnonzero(zero) if isinstance(zero, np.ndarray) else zero.nonzero().reshape(-1)
+                idx = [int(i) for i in where[:5].tolist()]
                 what = {"b": "b = 0, where z = -sqrt(d) b omega/|omega|^2 is undefined",
                         "z": "z = 0, where the neuron has no position (b = 0)",
                         "omega": "omega = 0, where the neuron has no hyperplane"}.get(sym.name, f"{sym.name} = 0")
-                raise InputError(f"{what}: at index {idx} (the expression divides by it)")
+                raise InputError(f"{what}: at index {idx}")
 
     def _global(self, sym, arrays, sizes, dim, ref):
         if sym.name in arrays and arrays[sym.name] is not None:
