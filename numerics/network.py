@@ -33,10 +33,11 @@ class Params:
 
 
 def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
-    """Standard normal omega, b and beta (the talk's initialisation)."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    draw = lambda *shape: torch.randn(*shape, generator=gen, dtype=dtype).to(device)  # noqa: E731
-    return Params(draw(h, d), draw(h), draw(h))
+    """Standard normal omega, b and beta (the talk's initialisation), as network ``seed`` of an ensemble."""
+    from .ensemble import init_ensemble
+
+    ens = init_ensemble([seed], h, d, dtype=dtype, device=device)
+    return Params(ens.omega[0], ens.b[0], ens.beta[0])
 
 
 def output(omega, b, beta, X) -> torch.Tensor:

@@ -381,3 +381,15 @@ def _in_denominator(sym, expr):
 def compile_expression(expr, reduce=(), backend="numpy", defaults=None) -> Compiled:
     """Compile a per-term expression, summing over the axes in ``reduce``."""
     return Compiled(sp.sympify(expr), tuple(reduce), backend, dict(defaults or {}))
+
+
+def elementwise(expr, symbols, backend="torch"):
+    """A raw elementwise callable f(*arrays) of a scalar expression, for hot loops.
+
+    No shape or domain checks and no axes: the arrays broadcast as the backend does. Used by
+    the simulator for the loss and its weight g on (networks, points) arrays; the checked,
+    axis-aware form is :func:`compile_expression`.
+    """
+    funcs, mod = _backend(backend)
+    printer = _torch_printer(funcs) if backend == "torch" else None
+    return sp.lambdify(list(symbols), _prepare(sp.sympify(expr)), modules=[funcs, mod], printer=printer)

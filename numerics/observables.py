@@ -1,0 +1,113 @@
+"""What the simulator records at each checkpoint and at each network's stop.
+
+Arrays over (network e, checkpoint k) are NaN (or -1) where a network stopped before k;
+the same observables at the stop carry the prefix ``final_``. Losses are the mean of l(m)
+over points (without the 1/alpha^2 of the training objective), errors the fraction of
+points with margin m = y F <= 0.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import ensemble as En
+from ..theory.derived import derive
+
+SCALARS = ("t", "steps", "rejected", "forced", "train_loss", "train_error", "test_loss", "test_error",
+           "min_margin", "rel_change_omega", "rel_change", "attractors", "active_neurons", "rms_parallel",
+           "rms_perp")
+
+
+def informative_dims(meta: dict, d: int):
+    """The coordinates the label depends on (stripe: x_1; cylinder: the first d_par; sphere: all)."""
+    model = meta.get("model")
+    if model == "stripe":
+        return [0]
+    if model == "cylinder":
+        return list(range(int(meta["d_par"])))
+    if model == "sphere":
+        return list(range(d))
+    return None
+
+
+def neuron_positions(omega: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """z = -sqrt(d) b omega/|omega|^2 for stacked neurons; NaN where omega = 0 (no hyperplane).
+
+    The batched form of ``derive('z-position')`` (tested against it), without its input checks:
+    during training a b_n may pass through 0, where z is legitimately 0.
+    """
+    ww = (omega ** 2).sum(-1, keepdim=True)
+    return torch.where(ww > 0, -math.sqrt(omega.shape[-1]) * b[..., None] * omega / ww.clamp_min(1e-300),
+                       torch.full_like(omega, float("nan")))
+
+
+def distinct_patterns(active: np.ndarray) -> int:
+    """Number of distinct activation patterns (rows of a bool (h, p) array) among active neurons."""
+    rows = active[active.any(1)]
+    return 0 if rows.shape[0] == 0 else int(np.unique(np.packbits(rows, axis=1), axis=0).shape[0])
+
+
+class Observables:
+    def __init__(self, cfg, train, E: int, informative):
+        K, p, d = cfg.checkpoints, cfg.p, cfg.d
+        self.cfg, self.informative, self.E, self.K = cfg, informative, E, K
+        self.tracked = min(cfg.track_neurons, cfg.h)
+        nan = lambda *shape: np.full(shape, np.nan)  # noqa: E731
+        a = {name: nan(E, K) for name in SCALARS}
+        a.update({f"final_{name}": nan(E) for name in SCALARS})
+        a["margins"], a["final_margins"] = nan(E, K, p), nan(E, p)
+        a["z"], a["final_z"] = nan(E, K, self.tracked, d), nan(E, self.tracked, d)
+        nbytes = (p + 7) // 8
+        a["patterns"] = np.zeros((E, K, self.tracked, nbytes), np.uint8)
+        a["final_patterns"] = np.zeros((E, self.tracked, nbytes), np.uint8)
+        if cfg.ntk:
+            a["ntk"], a["final_ntk"] = nan(E, K, p, p), nan(E, p, p)
+        self.arrays = a
+
+    def record(self, nets, ks, th, th0, m, mtest, alpha, X, t, steps, rejected, forced):
+        """Store the observables of networks ``nets`` (checkpoint indices ``ks``, or final if None)."""
+        from .ensemble import mean_loss
+
+        loss = self.cfg.loss
+        one = torch.ones_like(alpha)
+        u = En.preactivations(th, X)  # (e, p, h)
+        active = (u > 0).transpose(1, 2).cpu().numpy()  # (e, h, p)
+        z = neuron_positions(th.omega[:, : self.tracked], th.b[:, : self.tracked])
+        values = {
+            "t": t, "steps": steps, "rejected": rejected, "forced": forced,
+            "train_loss": mean_loss(m, one, loss), "train_error": (m <= 0).double().mean(1),
+            "min_margin": m.amin(1),
+            "rel_change_omega": (th.omega - th0.omega).flatten(1).norm(dim=1) / th0.omega.flatten(1).norm(dim=1),
+            "rel_change": th.axpy(-one, th0).norm() / th0.norm(),
+        }
+        if mtest is not None:
+            values["test_loss"] = mean_loss(mtest, one, loss)
+            values["test_error"] = (mtest <= 0).double().mean(1)
+        if self.informative is not None:
+            par = th.omega[:, :, self.informative]
+            values["rms_parallel"] = par.pow(2).mean((1, 2)).sqrt()
+            perp = [i for i in range(th.d) if i not in self.informative]
+            if perp:
+                values["rms_perp"] = th.omega[:, :, perp].pow(2).mean((1, 2)).sqrt()
+        values = {k: v.detach().double().cpu().numpy() for k, v in values.items()}
+        values["attractors"] = np.array([distinct_patterns(a) for a in active])
+        values["active_neurons"] = active.any(2).sum(1)
+        arrays = {"margins": m, "z": z}
+        arrays = {k: v.detach().double().cpu().numpy() for k, v in arrays.items()}
+        arrays["patterns"] = np.packbits(active[:, : self.tracked], axis=2)
+        if self.cfg.ntk:
+            K = derive("ntk-finite").compile("torch", "Theta")
+            arrays["ntk"] = np.stack([K(omega=th.omega[i], b=th.b[i], beta=th.beta[i], x=X, xp=X).double().cpu().numpy()
+                                      for i in range(th.E)])
+        a = self.arrays
+        for i, e in enumerate(nets):
+            for name, v in {**values, **arrays}.items():
+                if ks is None:
+                    a[f"final_{name}"][e] = v[i]
+                else:
+                    a[name][e, ks[i]] = v[i]
+
+    def finish(self, t_checkpoints) -> dict:
+        return {**self.arrays, "t_checkpoints": np.asarray(t_checkpoints)}
