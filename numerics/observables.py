@@ -59,6 +59,8 @@ class Observables:
         a.update({f"final_{name}": nan(E) for name in SCALARS})
         a["margins"], a["final_margins"] = nan(E, K, p), nan(E, p)
         a["z"], a["final_z"] = nan(E, K, self.tracked, d), nan(E, self.tracked, d)
+        for name in ("b", "beta"):  # of the tracked neurons: with z they give the derived dz/dt
+            a[name], a[f"final_{name}"] = nan(E, K, self.tracked), nan(E, self.tracked)
         nbytes = (p + 7) // 8
         a["patterns"] = np.zeros((E, K, self.tracked, nbytes), np.uint8)
         a["final_patterns"] = np.zeros((E, self.tracked, nbytes), np.uint8)
@@ -94,7 +96,7 @@ class Observables:
         values = {k: v.detach().double().cpu().numpy() for k, v in values.items()}
         values["attractors"] = np.array([distinct_patterns(a) for a in active])
         values["active_neurons"] = active.any(2).sum(1)
-        arrays = {"margins": m, "z": z}
+        arrays = {"margins": m, "z": z, "b": th.b[:, : self.tracked], "beta": th.beta[:, : self.tracked]}
         arrays = {k: v.detach().double().cpu().numpy() for k, v in arrays.items()}
         arrays["patterns"] = np.packbits(active[:, : self.tracked], axis=2)
         if self.cfg.ntk:
