@@ -121,3 +121,20 @@ def test_console_entry_point_runs_as_a_process():
     res = subprocess.run([sys.executable, "-m", "lazyrich", "derive", "nonsense"], capture_output=True, text=True,
                          cwd=ROOT)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_command(capsys, tmp_path):
+    argv = ["simulate", "--data", "sphere", "--d", "2", "--p", "16", "--ptest", "50", "--h", "8", "--alpha", "0.5,2",
+            "--seeds", "0:2", "--t-max", "0.5", "--checkpoints", "4", "--device", "cpu", "--out", str(tmp_path / "r"),
+            "--json"]
+    code, out, _ = run(capsys, *argv)
+    js = json.loads(out)
+    assert code == 0 and len(js["networks"]) == 4
+    assert {n["alpha"] for n in js["networks"]} == {0.5, 2.0} and all(n["stop_reason"] == "time" for n in js["networks"])
+    assert (tmp_path / "r" / "results.npz").exists() and (tmp_path / "r" / "config.json").exists()
+    code, _, err = run(capsys, *argv)  # the folder holds a run: refuse to overwrite it
+    assert code == 2 and "--resume" in err
+    code, _, err = run(capsys, "simulate", "--seeds", "a:b", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--seeds" in err
+    code, _, err = run(capsys, "simulate", "--loss", "huber", "--p", "4", "--h", "2")
+    assert code == 2 and "unknown loss" in err
