@@ -298,7 +298,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             full[live] = part
 
     try:
-        vel, f, m, g = En.velocity(theta, run.X, run.y, f0, alpha, cfg.loss)
+        vel, f, m, _ = En.velocity(theta, run.X, run.y, f0, alpha, cfg.loss)
         while live.numel():
             t, dt = run.t[live], run.dt[live]
             t_next = run.t_ckpt[run.next_k[live].clamp_max(K - 1)]
@@ -306,7 +306,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             t_target = torch.where(at_end, torch.full_like(t, cfg.t_max), t_next)
             step = torch.minimum(dt, t_target - t)
             new = theta.axpy(step.to(theta.omega.dtype), vel)
-            vel2, f2, m2, g2 = En.velocity(new, run.X, run.y, f0, alpha, cfg.loss)
+            vel2, f2, m2, _ = En.velocity(new, run.X, run.y, f0, alpha, cfg.loss)
             r_out = (f2 - f).abs().amax(1) * alpha / cfg.tol_output
             dot = sum((a * b).flatten(1).sum(1) for a, b in zip(vel.tensors(), vel2.tensors()))
             n1, n2 = vel.norm(), vel2.norm()
@@ -316,7 +316,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             # accepted networks move on; rejected ones keep their state and retry with a smaller step
             theta = new.where(accept, theta)
             vel = vel2.where(accept, vel)
-            f, m, g = (torch.where(accept[:, None], a2, a) for a2, a in ((f2, f), (m2, m), (g2, g)))
+            f, m = (torch.where(accept[:, None], a2, a) for a2, a in ((f2, f), (m2, m)))
             t_new = torch.where(accept, t + step, t)
             hit = accept & (step >= t_target - t)
             t_new = torch.where(hit, t_target, t_new)  # land exactly on the checkpoint
@@ -326,17 +326,17 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             run.rejected[live] += (~accept).long()
             run.forced[live] += forced.long()
             # stop conditions
-            reason = _stop_reasons(run, live, theta, vel, f, m, alpha, t_new, t_start)
+            reason = _stop_reasons(run, live, vel, f, m, alpha, t_new, t_start)
             hit_ckpt = hit & ~at_end
             if bool(hit_ckpt.any()):
                 idx = hit_ckpt.nonzero().flatten()
-                _record(run, live, idx, theta, f, m, f0, alpha, checkpoint=True)
+                _record(run, live, idx, theta, m, alpha, checkpoint=True)
                 run.next_k[live[idx]] += 1
                 bar.update(int(idx.numel()))
             if reason is not None:
                 done = torch.tensor([r != "" for r in reason], device=run.device)
                 idx = done.nonzero().flatten()
-                _record(run, live, idx, theta, f, m, f0, alpha, checkpoint=False)
+                _record(run, live, idx, theta, m, alpha, checkpoint=False)
                 for i in idx.tolist():
                     e = int(live[i])
                     run.stop[e] = reason[i]
@@ -345,7 +345,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
                 keep = (~done).nonzero().flatten()
                 live = live[keep]
                 theta, vel, alpha, f0 = theta.select(keep), vel.select(keep), alpha[keep], f0[keep]
-                f, m, g = f[keep], m[keep], g[keep]
+                f, m = f[keep], m[keep]
             if time.perf_counter() - last_save > 30.0 or (bool(hit_ckpt.any()) and time.perf_counter() - last_save > 5):
                 write_back()
                 save()
@@ -386,7 +386,7 @@ def step_control(step, dt, r_out, r_dir, cfg):
     return accept, forced, nxt.clamp_min(cfg.dt_min)
 
 
-def _stop_reasons(run, live, theta, vel, f, m, alpha, t, t_start):
+def _stop_reasons(run, live, vel, f, m, alpha, t, t_start):
     """Per live network: '' to go on, or why it stops. None when none stops (the common case)."""
     cfg = run.cfg
     finite = torch.isfinite(vel.norm()) & torch.isfinite(f).all(1) & (f.abs().amax(1) < 1e12)
@@ -409,15 +409,13 @@ def _stop_reasons(run, live, theta, vel, f, m, alpha, t, t_start):
     return reasons
 
 
-def _record(run, live, idx, theta, f, m, f0, alpha, checkpoint: bool):
+def _record(run, live, idx, theta, m, alpha, checkpoint: bool):
     """Observables of the live networks at positions idx (checkpoint k, or the final state)."""
     nets = live[idx]
     th = theta.select(idx)
-    test = None
+    test_margins = None
     if run.Xt is not None:
-        ft = En.outputs(th, run.Xt)
-        mt = run.yt * alpha[idx, None] * (ft - run.f0t[nets])
-        test = mt
+        test_margins = run.yt * alpha[idx, None] * (En.outputs(th, run.Xt) - run.f0t[nets])
     run.obs.record(nets.tolist(), run.next_k[nets].tolist() if checkpoint else None, th, run.theta0.select(nets),
-                   m[idx], test, alpha[idx], run.X, run.t[nets], run.steps[nets], run.rejected[nets],
+                   m[idx], test_margins, alpha[idx], run.X, run.t[nets], run.steps[nets], run.rejected[nets],
                    run.forced[nets])
