@@ -176,3 +176,24 @@ def test_bad_data_files(tmp_path):
 def test_float32_runs():
     res = Sm.simulate(small(dtype="float32", t_max=0.5), progress=False)
     assert res.stop_reason == ["time"] and np.isfinite(res.arrays["final_margins"]).all()
+
+
+@pytest.mark.parametrize("loss", ["hinge", "mse"])
+def test_lazy_network_agrees_with_its_ntk_kernel_machine(loss):
+    """At large alpha the trained network is the kernel machine of its NTK at initialisation."""
+    from lazyrich.numerics.kernels import empirical_ntk, kernel_gradient_flow
+
+    cfg = small(h=256, alphas=(1e5,), t_max=3.0, t_first=0.1, checkpoints=4, tol_output=1e-3, loss=loss, ptest=50)
+    res = Sm.simulate(cfg, progress=False)
+    train, test = Sm.build_datasets(cfg)
+    P = N.init_params(cfg.h, cfg.d, seed=0)
+    X, Xt = torch.as_tensor(train.X), torch.as_tensor(test.X)
+    kf = kernel_gradient_flow(empirical_ntk(*P.tuple(), X).numpy(), train.y, res.arrays["t_checkpoints"], loss,
+                              scale=cfg.h, K_test=empirical_ntk(*P.tuple(), Xt, X).numpy(), tol=1e-3)
+    assert np.abs(res.arrays["margins"][0] - kf["F_train"] * train.y).max() < 2e-3
+    # on test points: the network's F there, against the kernel machine's prediction
+    final = Sm._Run(cfg, train, test, torch.device("cpu"), torch.float64)
+    Sm._integrate(final, False, 0.0, lambda: None)
+    F_test = cfg.alphas[0] * (En.outputs(final.theta, Xt) - final.f0t)[0].numpy()
+    assert np.abs(F_test - kf["F_test"][-1]).max() < 5e-3
+    assert res.arrays["final_rel_change_omega"][0] < 1e-4
