@@ -178,6 +178,32 @@ def _float32_check(steps: int, device: str) -> dict:
             "not safe: use float64 where numbers are compared with theory"}
 
 
+def _time_to_convergence(quick: bool, device: str) -> dict:
+    """Train to convergence (quadratic hinge, every margin reached): batched vs one at a time."""
+    import numpy as np
+
+    from .simulate import SimulationConfig, build_datasets, simulate
+
+    E, loop_networks = (16, 2) if quick else (32, 4)
+    base = dict(data="stripe", d=5, p=64, ptest=0, h=64, alphas=(1.0,), device=device, t_max=1e7,
+                loss="quadratic-hinge", checkpoints=4, track_neurons=4, max_wall=300.0)
+    data = build_datasets(SimulationConfig(**base, seeds=(0,)))
+    t0 = time.perf_counter()
+    batched = simulate(SimulationConfig(**base, seeds=tuple(range(E))), progress=False, datasets=data)
+    t_batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for seed in range(loop_networks):
+        simulate(SimulationConfig(**base, seeds=(seed,)), progress=False, datasets=data)
+    t_loop_per_network = (time.perf_counter() - t0) / loop_networks
+    steps = batched.arrays["final_steps"]
+    return {"E": E, "h": 64, "p": 64, "d": 5, "loss": "quadratic-hinge", "alpha": 1.0,
+            "converged": int(sum(r == "margins" for r in batched.stop_reason)),
+            "mean_steps": float(np.mean(steps)), "mean_forced_steps": float(np.mean(batched.arrays["final_forced"])),
+            "mean_flow_time": float(np.mean(batched.arrays["final_t"])), "batched_s": t_batched,
+            "loop_s_estimated": t_loop_per_network * E, "loop_networks_measured": loop_networks,
+            "ratio": t_loop_per_network * E / t_batched}
+
+
 def bench_simulate(quick: bool = False, device: str | None = None) -> dict:
     """The batched ensemble against the same algorithm run one network at a time.
 
@@ -199,7 +225,8 @@ def bench_simulate(quick: bool = False, device: str | None = None) -> dict:
         c["fraction_of_peak"] = c["flops_per_s"] / peaks[c["device"]]
     return {"name": "simulate", "alternative": "the same algorithm, one network at a time (a loop)",
             "device": "cuda" if gpu else "cpu", "dtype": "float64", "cases": cases,
-            "integrators": _integrator_steps(quick), "float32": _float32_check(steps, "cuda" if gpu else "cpu"),
+            "integrators": _integrator_steps(quick), "convergence": _time_to_convergence(quick, "cuda" if gpu else "cpu"),
+            "float32": _float32_check(steps, "cuda" if gpu else "cpu"),
             "ratio": cases[-1]["ratio"]}
 
 
