@@ -84,7 +84,12 @@ def loss_functions(loss: str):
     name = L.canonical_loss(loss)
     a = L.DEFAULT_SOFTNESS
     ell = elementwise(L.loss(name).subs(S.softness, a), [S.margin], "torch")
-    g = elementwise(L.loss_weight(name).subs(S.softness, a), [S.margin, S.y], "torch")
+    g_raw = elementwise(L.loss_weight(name).subs(S.softness, a), [S.margin, S.y], "torch")
+
+    def g(m, y):  # always an array like m, also for a weight that would not depend on m
+        out = g_raw(m, y)
+        return out if torch.is_tensor(out) else torch.full_like(m, float(out))
+
     return ell, g
 
 
@@ -99,8 +104,6 @@ def velocity(ens: Ensemble, X, y, f0, alpha, loss: str):
     f = torch.einsum("eph,eh->ep", act, ens.beta) / ens.h
     m = y * alpha[:, None] * (f - f0)
     g = gfun(m, y)
-    if not torch.is_tensor(g):  # a loss whose weight does not depend on m
-        g = torch.full_like(m, float(g))
     p = X.shape[0]
     scale = 1.0 / (alpha * p)  # (E,)
     gact = g[:, :, None] * (u > 0).to(u.dtype)  # (E, p, h): g_mu Theta(u)

@@ -8,14 +8,11 @@ reference against which the symbolic flow is checked, and the building block of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 import math
 
 import torch
 
-from ..theory import losses as L
-from ..theory.compile import compile_expression
-from ..theory.derived import derive
+from .ensemble import init_ensemble, loss_functions
 
 
 @dataclass
@@ -34,8 +31,6 @@ class Params:
 
 def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
     """Standard normal omega, b and beta (the talk's initialisation), as network ``seed`` of an ensemble."""
-    from .ensemble import init_ensemble
-
     ens = init_ensemble([seed], h, d, dtype=dtype, device=device)
     return Params(ens.omega[0], ens.b[0], ens.beta[0])
 
@@ -46,23 +41,14 @@ def output(omega, b, beta, X) -> torch.Tensor:
     return torch.relu(X @ omega.T / math.sqrt(d) + b) @ beta / omega.shape[0]
 
 
-@cache
-def _compiled_loss(loss: str):
-    return compile_expression(L.loss(loss), backend="torch", defaults={"a": L.DEFAULT_SOFTNESS})
-
-
-@cache
-def _compiled_weight(loss: str):
-    return derive("loss-weight").compile("torch", L.canonical_loss(loss))
-
-
 def pointwise_loss(margin: torch.Tensor, loss: str) -> torch.Tensor:
-    return _compiled_loss(L.canonical_loss(loss))(m=margin)
+    """l(m), compiled from the symbolic loss."""
+    return loss_functions(loss)[0](margin)
 
 
 def loss_weights(margin: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """g_mu = -l'(m_mu) y_mu from the symbolic derivative of the loss."""
-    return _compiled_weight(loss)(m=margin, y=y)
+    return loss_functions(loss)[1](margin, y)
 
 
 def margins(omega, b, beta, X, y, f0, alpha) -> torch.Tensor:
