@@ -165,9 +165,14 @@ def cmd_bench(args):
     if args.name not in BENCHMARKS:
         raise UsageError(f"unknown benchmark {args.name!r}; choose one of {', '.join(BENCHMARKS)}")
     result = run_benchmark(args.name, quick=args.quick, device=args.device)
+    fmt = lambda row: "  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
+                                       for k, v in row.items())
     lines = [f"{result['name']}: lazyrich vs {result['alternative']} on {result['device']}"]
-    for c in result["cases"]:
-        lines.append("  " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items()))
+    lines += [fmt(c) for c in result["cases"]]
+    for key, value in result.items():  # further sections of a benchmark (integrators, float32 ...)
+        if key != "cases" and isinstance(value, (list, dict)):
+            lines.append(f"{key}:")
+            lines += [fmt(row) for row in (value if isinstance(value, list) else [value])]
     lines.append(f"ratio (speed-up at the headline case): {result['ratio']:.2f}")
     _emit(args, result, "\n".join(lines))
 
