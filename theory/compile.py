@@ -115,6 +115,11 @@ class Compiled:
         self.axes = tuple(ax for ax in AXES if any(ax in _axes_of(s) for s in self.vectors + self.scalars))
         self.out_axes = tuple(ax for ax in self.axes if ax not in self.reduce)
         self.args = self.scalars + self.dots
+        # inputs that must not vanish, found once here rather than at every call: symbols (or
+        # squared norms of vectors) in a denominator, and z, which is 0 only where b = 0
+        in_denominator = lambda q: any(_in_denominator(q, c) for c in parts.values())  # noqa: E731
+        self._nonzero = [v for v in self.vectors if v == S.z or in_denominator(V.dot_symbol(v, v))] + \
+                        [q for q in self.scalars if q not in S.GLOBALS and in_denominator(q)]
         self.factors = {s: self._split(c) for s, c in parts.items()}
         flat = [f.expr for fs in self.factors.values() for f in fs]
         printer = _torch_printer(self._funcs) if self.backend == "torch" else None
@@ -227,17 +232,10 @@ class Compiled:
     def _check_domain(self, values):
         # A quantity in a denominator must not vanish: b_n = 0 or z_n = 0 (no neuron position),
         # omega_n = 0 (no hyperplane), |m_A| = 0 (no fixed point): say so instead of returning inf.
-        coeffs = list(self.parts.values())
-        for sym, arr in values.items():
+        for sym in self._nonzero:
+            arr = values[sym]
             if sym in V.VECTORS:
-                ds = V.dot_symbol(sym, sym)
-                # z = 0 is no neuron position at all (it means b = 0), even where no formula divides by it
-                if sym == S.z or any(_in_denominator(ds, c) for c in coeffs):
-                    arr = (arr ** 2).sum(-1)
-                else:
-                    continue
-            elif not any(_in_denominator(sym, c) for c in coeffs):
-                continue
+                arr = (arr ** 2).sum(-1)
             zero = (arr == 0).reshape(-1)
             if bool(zero.any()):  # works under torch.func transforms too (no .numpy())
                 where = np.flatnonzero(zero) if isinstance(zero, np.ndarray) else zero.nonzero().reshape(-1)
