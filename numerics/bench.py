@@ -116,21 +116,19 @@ def _integrator_steps(quick: bool) -> list[dict]:
     class OverBudget(Exception):
         pass
 
-    def rhs(_, v):
+    flow = N.flat_velocity(X, y, f0, 1.0, "mse", h, d)
+
+    def rhs(t, v):
         nfev[0] += 1
         if nfev[0] > budget:  # classical solvers can grind at the ReLU kinks: cap them
             raise OverBudget
-        v = torch.as_tensor(v)
-        q = N.Params(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
-        vel = N.parameter_velocity(q, X, y, f0, 1.0, "mse")
-        return torch.cat([vel.omega.reshape(-1), vel.b, vel.beta]).numpy()
+        return flow(t, v)
 
     def margins(v):
-        v = torch.as_tensor(v)
-        q = N.Params(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
-        return (y * (N.output(*q.tuple(), X) - f0)).numpy()
+        return (y * (N.output(*N.Params.from_flat(v, h, d).tuple(), X) - f0)).numpy()
 
-    v0 = torch.cat([P.omega.reshape(-1), P.b, P.beta]).numpy()
+    v0 = P.flat()
+
     def run_scipy(method, rtol):
         nfev[0] = 0
         try:

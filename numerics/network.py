@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+import numpy as np
 import torch
 
 from .ensemble import init_ensemble, loss_functions
@@ -27,6 +28,15 @@ class Params:
 
     def tuple(self):
         return self.omega, self.b, self.beta
+
+    def flat(self) -> np.ndarray:
+        """All parameters as one float64 vector (omega row by row, then b, then beta)."""
+        return torch.cat([self.omega.reshape(-1), self.b, self.beta]).detach().numpy()
+
+    @classmethod
+    def from_flat(cls, v, h: int, d: int) -> "Params":
+        v = torch.as_tensor(v)
+        return cls(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
 
 
 def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
@@ -58,6 +68,14 @@ def margins(omega, b, beta, X, y, f0, alpha) -> torch.Tensor:
 def mean_loss(omega, b, beta, X, y, f0, alpha, loss="hinge") -> torch.Tensor:
     m = margins(omega, b, beta, X, y, f0, alpha)
     return pointwise_loss(m, loss).sum() / (alpha ** 2 * X.shape[0])
+
+
+def flat_velocity(X, y, f0, alpha, loss, h: int, d: int):
+    """rhs(t, v) of the parameter flow on flat vectors, for scipy's solve_ivp (the reference)."""
+    def rhs(_, v):
+        return parameter_velocity(Params.from_flat(v, h, d), X, y, f0, alpha, loss).flat()
+
+    return rhs
 
 
 def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge") -> Params:

@@ -81,13 +81,8 @@ def test_conserved_quantity_constant_along_integrated_flow(pb, loss):
     h, d, p = pb["h"], pb["d"], pb["p"]
     Q = derive("conserved").compile("numpy", "Q")
 
-    def unpack(v):
-        v = torch.as_tensor(v)
-        return N.Params(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
-
-    def rhs(_, v):
-        vel = N.parameter_velocity(unpack(v), X, y, f0, alpha, loss)
-        return torch.cat([vel.omega.reshape(-1), vel.b, vel.beta]).numpy()
+    unpack = lambda v: N.Params.from_flat(v, h, d)  # noqa: E731
+    rhs = N.flat_velocity(X, y, f0, alpha, loss, h, d)
 
     def kinks(v):
         q = unpack(v)
@@ -99,7 +94,7 @@ def test_conserved_quantity_constant_along_integrated_flow(pb, loss):
         ev = lambda t, v, k=k: kinks(v)[k]  # noqa: E731
         ev.terminal = True
         events.append(ev)
-    v0 = torch.cat([P.omega.reshape(-1), P.b, P.beta]).numpy()
+    v0 = P.flat()
     sol = solve_ivp(rhs, (0, 0.5), v0, method="DOP853", rtol=1e-10, atol=1e-12, events=events)
     assert sol.success
     q = lambda v: Q(omega=unpack(v).omega.numpy(), b=unpack(v).b.numpy(), beta=unpack(v).beta.numpy())  # noqa: E731

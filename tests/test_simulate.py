@@ -47,18 +47,11 @@ def test_one_network_follows_a_tight_solve_ivp_trajectory():
     f0 = N.output(*P.tuple(), X)
     h, d = cfg.h, cfg.d
 
-    def rhs(_, v):
-        v = torch.as_tensor(v)
-        q = N.Params(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
-        vel = N.parameter_velocity(q, X, y, f0, 1.0, "mse")
-        return torch.cat([vel.omega.reshape(-1), vel.b, vel.beta]).numpy()
-
     times = res.arrays["t_checkpoints"]
-    sol = solve_ivp(rhs, (0, times[-1]), torch.cat([P.omega.reshape(-1), P.b, P.beta]).numpy(), method="DOP853",
+    sol = solve_ivp(N.flat_velocity(X, y, f0, 1.0, "mse", h, d), (0, times[-1]), P.flat(), method="DOP853",
                     rtol=1e-10, atol=1e-12, t_eval=times)
     for k, t in enumerate(times):
-        v = torch.as_tensor(sol.y[:, k])
-        q = N.Params(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
+        q = N.Params.from_flat(sol.y[:, k], h, d)
         m_ref = (y * (N.output(*q.tuple(), X) - f0)).numpy()
         np.testing.assert_allclose(res.arrays["margins"][0, k], m_ref, atol=2e-3 * max(1, np.abs(m_ref).max()))
     assert res.stop_reason == ["time"]
