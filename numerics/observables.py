@@ -70,8 +70,6 @@ class Observables:
 
     def record(self, nets, ks, th, th0, m, mtest, alpha, X, t, steps, rejected, forced):
         """Store the observables of networks ``nets`` (checkpoint indices ``ks``, or final if None)."""
-        from .ensemble import mean_loss
-
         loss = self.cfg.loss
         one = torch.ones_like(alpha)
         u = En.preactivations(th, X)  # (e, p, h)
@@ -79,13 +77,13 @@ class Observables:
         z = neuron_positions(th.omega[:, : self.tracked], th.b[:, : self.tracked])
         values = {
             "t": t, "steps": steps, "rejected": rejected, "forced": forced,
-            "train_loss": mean_loss(m, one, loss), "train_error": (m <= 0).double().mean(1),
+            "train_loss": En.mean_loss(m, one, loss), "train_error": (m <= 0).double().mean(1),
             "min_margin": m.amin(1),
             "rel_change_omega": (th.omega - th0.omega).flatten(1).norm(dim=1) / th0.omega.flatten(1).norm(dim=1),
             "rel_change": th.axpy(-one, th0).norm() / th0.norm(),
         }
         if mtest is not None:
-            values["test_loss"] = mean_loss(mtest, one, loss)
+            values["test_loss"] = En.mean_loss(mtest, one, loss)
             values["test_error"] = (mtest <= 0).double().mean(1)
         if self.informative is not None:
             par = th.omega[:, :, self.informative]
