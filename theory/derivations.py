@@ -195,3 +195,47 @@ def ntk_finite_term():
             + V.dot(V.grad(fx, S.omega), V.grad(fxp, S.omega))
             + sp.diff(fx, S.b) * sp.diff(fxp, S.b))
     return sp.simplify(term)
+
+
+@cache
+def inverted_activation():
+    """The activation condition in the inverted position w = z/|z|^2, where it is linear.
+
+    Substitute z = w/|w|^2 into the activation argument b(|z|^2 - z.x) and multiply by |w|^2 > 0:
+    every switching sphere (through the origin) becomes the hyperplane w.x = 1.
+    """
+    ww = V.dot_symbol(S.w, S.w)
+    arg = V.substitute(activation_argument(), {S.z: S.w / ww})
+    return sp.factor(sp.simplify(arg * ww))
+
+
+@cache
+def inverted_fixed_point():
+    """w*_A = z*_A/|z*_A|^2: the fixed point of region A in inverted coordinates."""
+    zstar, _ = fixed_point()
+    zz = sp.simplify(V.dot(zstar, zstar))
+    return V.simplify_vector(zstar / zz)
+
+
+@cache
+def sliding_condition():
+    """The condition for the fixed point of a field with weights (G, m) to lie on the surface of x.
+
+    Filippov's convex combination of the fields on both sides of the surface of x_mu is the field
+    of a region whose weights are G + lambda g_mu and m + lambda g_mu x_mu (the field is linear in
+    the weights). Its non-zero zero is z* = -d G m/|m|^2 with those weights. Put z* on the surface
+    S_mu(z) = |z|^2 - z.x = 0 and remove the factor d G/|m|^2 (non-zero at a neuron position):
+    what remains is linear in (G, m), hence in lambda. Returns (condition, lambda for one surface).
+    """
+    zstar, _ = fixed_point()
+    level, _, _ = switching_surface()
+    on_surface = sp.factor(sp.simplify(V.substitute(level, {S.z: zstar})))
+    mm = V.dot_symbol(S.m_A, S.m_A)
+    condition = sp.simplify(on_surface * mm / (S.d * S.G))
+    assert not condition.has(mm) and sp.simplify(on_surface - S.d * S.G * condition / mm) == 0, on_surface
+    # one surface: G -> G + lambda g, m -> m + lambda g x; the condition is linear in lambda
+    shifted = V.substitute(condition.subs(S.G, S.G + S.lam * S.g), {S.m_A: S.m_A + S.lam * S.g * S.x})
+    shifted = sp.expand(shifted)
+    assert sp.degree(shifted, S.lam) == 1
+    (lam,) = sp.solve(shifted, S.lam)
+    return condition, sp.simplify(lam)

@@ -78,7 +78,7 @@ class Derived:
         lines = [eq.latex(d) for eq in self.equations]
         if len(lines) == 1:
             return lines[0]
-        return "\\begin{aligned}\n" + " \\\\\n".join(line.replace(" = ", " &= ", 1).replace(" > ", " &> ", 1)
+        return "\\begin{aligned}\n" + " \\\\\n".join(line.replace(" = ", " &= ", 1).replace(" > ", " &> ", 1).replace(" < ", " &< ", 1)
                                                       for line in lines) + "\n\\end{aligned}"
 
     def text(self, d: int | None = None) -> str:
@@ -173,8 +173,7 @@ def _z_velocity():
 def _activation():
     return Derived(
         "activation", "activation condition of neuron n at x_mu, in z",
-        (Equation("argument", r"b_{n}\left(\left|\mathbf{z}_{n}\right|^{2} - \mathbf{z}_{n}\cdot\mathbf{x}_{\mu}\right)",
-                  D.activation_argument(), relation=">", text_lhs="active iff"),),
+        (Equation("argument", "0", D.activation_argument(), relation="<", text_lhs="active iff 0"),),
         NEURON,
         "u_n(x) = omega.x/sqrt(d) + b with omega written through z, multiplied by |z|^2 > 0. "
         "For b_n > 0 the neuron is active at x_mu when z_n lies outside the sphere with diameter "
@@ -242,6 +241,36 @@ def _jacobian():
         "beta_n G_A / b_n > 0, an unstable node otherwise (every direction at the same rate).")
 
 
+def _inversion():
+    return Derived(
+        "inversion", "the neuron in inverted coordinates w = z/|z|^2, where switching surfaces are planes",
+        (Equation("argument", "0", D.inverted_activation(), relation="<", text_lhs="active iff 0"),
+         Equation("wstar", r"\mathbf{w}^{*}_{A}", D.inverted_fixed_point(), text_lhs="w*_A")),
+        COMMON + NEURON + ("w_n = z_n/|z_n|^2 = -omega_n/(sqrt(d) b_n): z = 0 maps to infinity and back",),
+        "Inversion in the unit sphere maps each switching sphere (through the origin, diameter "
+        "[0, x_mu]) to the hyperplane w.x_mu = 1, so the activation regions are the cells of an "
+        "arrangement of p hyperplanes, and the fixed point of a region is the weighted mean "
+        "w* = -m_A/(d G_A). Fixed points are found by enumerating the cells (numerics/arrangement.py).")
+
+
+def _sliding():
+    condition, lam = D.sliding_condition()
+    return Derived(
+        "sliding-equilibrium", "equilibria on switching surfaces (Filippov sliding)",
+        (Equation("condition", r"0", condition, text_lhs="0"),
+         Equation("lambda", r"\lambda_{\mu}", lam, text_lhs="lambda")),
+        COMMON + NEURON + ("the field on a surface is Filippov's convex combination of the fields on its two sides",
+                           "G, m_A are the weights of the region with the surface's point switched off"),
+        "The field is linear in the per-point weights, so a convex combination of the fields on the "
+        "two sides of the surface of x_mu is a region field with weights G + lambda g_mu and "
+        "m_A + lambda g_mu x_mu, lambda in [0, 1]. Its zero z* = -d G m/|m|^2 lies on the surface iff "
+        "d G + m.x_mu = 0. On k surfaces at once the weights lambda_nu of the k points enter "
+        "linearly: sum_nu lambda_nu g_nu (d + x_mu.x_nu) = -(d G_A + m_A.x_mu) for each mu of the k, "
+        "a k x k linear system; where it is singular the sliding field is not unique. Convex "
+        "combinations of the 2^k fields around an intersection only enter through these k "
+        "marginal weights, so a non-singular system gives a unique sliding field.")
+
+
 def _ntk_finite():
     return Derived(
         "ntk-finite", "neural tangent kernel of the finite network",
@@ -271,6 +300,8 @@ CATALOGUE = {
     "region-field": _region_field,
     "fixed-point": _fixed_point,
     "jacobian": _jacobian,
+    "inversion": _inversion,
+    "sliding-equilibrium": _sliding,
     "ntk-finite": _ntk_finite,
     "loss-weight": _loss_weight,
 }

@@ -29,6 +29,10 @@ xp = vector("xp", r"\mathbf{x}'_{\nu}", ("nu",))
 G = scalar("G", r"G_{A}", ("r",), real=True)
 m_A = vector("m_A", r"\mathbf{m}_{A}", ("r",))
 t = scalar("t", "t", (), real=True)
+# inverted position w = z/|z|^2 = -omega/(sqrt(d) b): switching spheres become hyperplanes
+w = vector("w", r"\mathbf{w}_{n}", ("n",))
+# Filippov weight of a training point whose switching surface the neuron slides on
+lam = scalar("lambda", r"\lambda_{\mu}", ("mu",), real=True)
 
 # globals
 alpha = scalar("alpha", r"\alpha", (), positive=True)
