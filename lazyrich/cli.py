@@ -159,6 +159,73 @@ def cmd_simulate(args):
 
 
 # ------------------------------------------------------------------------------ bench
+def cmd_fixed_points(args):
+    import numpy as np
+
+    from .numerics import data as D
+    from .numerics.basins import basins
+    from .numerics.equilibria import find_equilibria
+    from .numerics.neuron_field import NeuronField
+
+    ds = D.load(args.data)
+    if args.g is None:
+        g = ds.y  # every point still in the hinge loss: g = y (the early phase of training)
+    else:
+        g = np.load(args.g)
+        if g.shape != (ds.p,):
+            raise UsageError(f"--g {args.g}: expected an array of shape ({ds.p},), got {g.shape}")
+    field = NeuronField(ds.X, g, args.sign_b, args.sign_beta)
+    t0 = time.perf_counter()
+    result = find_equilibria(field, polish=not args.no_polish, digits=args.digits,
+                             max_vertices=args.max_vertices, progress=not args.json)
+    if args.basins:
+        if args.basins < 0:
+            raise UsageError("--basins must be a positive number of starts")
+        tb = time.perf_counter()
+        B = basins(field, result.equilibria, n=args.basins, seed=args.seed, device=_device(args.device))
+        result.timing["basins_s"] = time.perf_counter() - tb
+    result.timing["wall_s"] = time.perf_counter() - t0
+    payload = result.to_json()
+    payload["data"] = str(args.data)
+    if args.basins:
+        payload["basins"] = B.to_json()
+    if args.png:
+        from .numerics.phase_portrait import phase_portrait
+
+        if ds.d != 2:
+            raise UsageError(f"--png draws the plane: the data must have d = 2, got d = {ds.d}")
+        phase_portrait(result, args.png, basins=B if args.basins else None)
+        payload["png"] = str(args.png)
+    lines = [f"{len(result.equilibria)} equilibria ({payload['counts']['stable']} stable) in "
+             f"{result.timing['total_s']:.2f} s by {result.method}"
+             + ("" if result.complete else " -- MAY BE INCOMPLETE")]
+    for e in result.equilibria:
+        where = "regular" if e.kind == "regular" else f"sliding on {e.surfaces}"
+        basin = "" if e.basin is None else f", basin {e.basin:.3f}"
+        lines.append(f"  z = {np.array2string(e.z, precision=5)}  {where}: {e.type}{basin}, residual {e.residual}")
+    for ns in result.neutral_sets:
+        lines.append(f"  neutral: {ns['kind']}" + (f" (exists: {ns['exists']})" if "exists" in ns else ""))
+    lines += [f"  note: {n}" for n in result.notes]
+    _emit(args, payload, "\n".join(lines))
+
+
+def _device(name):
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available")
+    return name
+
+
+def _sign(value):
+    v = int(value)
+    if v not in (1, -1):
+        raise argparse.ArgumentTypeError(f"must be +1 or -1, got {value}")
+    return v
+
+
 def cmd_bench(args):
     from .numerics.bench import BENCHMARKS, run_benchmark
 
@@ -173,7 +240,7 @@ def cmd_bench(args):
         if key != "cases" and isinstance(value, (list, dict)):
             lines.append(f"{key}:")
             lines += [fmt(row) for row in (value if isinstance(value, list) else [value])]
-    lines.append(f"ratio (speed-up at the headline case): {result['ratio']:.2f}")
+    lines.append(f"ratio (at the headline case): {result['ratio']:.2f}")
     _emit(args, result, "\n".join(lines))
 
 
@@ -250,6 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("fixed-points", help="every regular and sliding equilibrium of the neuron flow dz/dt = F(z)")
+    p.add_argument("data", help="an .npz data file (lazyrich data ...)")
+    p.add_argument("--sign-b", type=_sign, required=True, help="+1 or -1: the sign of the neurons' bias")
+    p.add_argument("--sign-beta", type=_sign, required=True, help="+1 or -1: the sign of the output weight")
+    p.add_argument("--g", default=None, help="loss weights g (.npy, shape (p,)); default g = y")
+    p.add_argument("--basins", type=int, default=0, help="integrate N starts and report basin fractions")
+    p.add_argument("--seed", type=int, default=0, help="seed of the basin starts")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--digits", type=int, default=50, help="digits of the mpmath polish")
+    p.add_argument("--no-polish", action="store_true")
+    p.add_argument("--max-vertices", type=int, default=30_000_000,
+                   help="above this arrangement size, sample instead (the output says it may be incomplete)")
+    p.add_argument("--png", default=None, help="draw the field, surfaces, equilibria and basins (d = 2)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_fixed_points)
 
     p = sub.add_parser("bench", help="benchmark lazyrich against the obvious alternative")
     p.add_argument("name")

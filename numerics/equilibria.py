@@ -170,7 +170,13 @@ class _Candidates:
 
 
 def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
-    """Candidates from every face of the arrangement; also the dead and zero-field cells."""
+    """Candidates from every face of the arrangement; also the dead and zero-field cells.
+
+    Almost no face has a candidate (lambda falls outside [0, 1]^k, or w* off the face), so the
+    faces at each batch of vertices are first screened with per-row formulas on contiguous (n,)
+    columns (Cramer's rule for k <= 3), with margins far wider than their rounding. The few that
+    pass are computed and tested the reference way (``exact``), so the screening decides nothing.
+    """
     d, sb = f.d, f.sign_b
     xr, gq = red.x, red.g
     q, r = xr.shape
@@ -182,11 +188,117 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
     arr = Arrangement(xr, W, tol=tol)
     # a few fixed hyperplanes on which every candidate is tested before the full test
     probes = np.random.default_rng(0).choice(q, size=min(q, 24), replace=False)
+    xp = xr[probes].T
+    xnorm = np.linalg.norm(xr, axis=1)
     found = _Candidates()
     dead = zero_field = 0
     dead_point = None
     visited = 0
     gscale = np.abs(gq).sum() + abs(red.G0)
+    subsets = [np.array([(mask >> i) & 1 for i in range(r)], dtype=bool) for mask in range(2 ** r)]
+    # Screening margins, far wider than the rounding of the screening formulas: lambda may lie
+    # LMARGIN outside [0, 1], and w* MARGIN (relative to |x| |w*|) on the wrong side of a plane.
+    # Nearly singular systems (determinant below ILL relative to the diagonal's scales) and nearly
+    # vanishing G (below ILL gscale) are passed on unscreened.
+    MARGIN, LMARGIN, ILL = 1e-6, 1e-3, 1e-4
+
+    def cramer(A, b):
+        """A y = b for rows of k x k systems (nested lists of (n,) columns): (det * y, det)."""
+        k = len(b)
+        if k == 1:
+            return [b[0]], A[0][0]
+        if k == 2:
+            return [b[0] * A[1][1] - A[0][1] * b[1], A[0][0] * b[1] - A[1][0] * b[0]], \
+                A[0][0] * A[1][1] - A[0][1] * A[1][0]
+        if k == 3:
+            def det3(c0, c1, c2):  # columns
+                return (c0[0] * (c1[1] * c2[2] - c1[2] * c2[1]) - c1[0] * (c0[1] * c2[2] - c0[2] * c2[1])
+                        + c2[0] * (c0[1] * c1[2] - c0[2] * c1[1]))
+            cols = [[A[i][j] for i in range(3)] for j in range(3)]
+            return [det3(*[b if j == u else cols[j] for j in range(3)]) for u in range(3)], det3(*cols)
+        M = np.stack([np.stack(row, -1) for row in A], -2)  # larger systems (d > 3): LAPACK
+        det = np.linalg.det(M)
+        y = _solve_small(M, np.stack(b, -1))
+        return [y[:, i] * det for i in range(k)], det
+
+    def side_ok(w, xc, xn, s, real, planes):
+        """w* (columns w) on the face's side of the given defining planes, up to the margin."""
+        wn = np.sqrt(sum(wc * wc for wc in w))
+        ok = np.ones(len(wn), dtype=bool)
+        for j in planes:
+            sv = sum(xc[c, j] * w[c] for c in range(r)) - 1.0
+            ok &= ~real[j] | (s[j] * sv > -tol - MARGIN * (1 + xn[j] * wn))
+        return ok
+
+    def probe_ok(B, rows, w):
+        """w* (rows of w) not clearly on the other side of a probe plane than the vertex."""
+        wp = w @ xp - 1.0
+        vp = B.vertex[rows] @ xp - 1.0
+        free = ~(B.defining[rows, :, None] == probes).any(1)
+        wn = np.sqrt((w * w).sum(1))[:, None]
+        wrong = (free & (wp * vp < 0) & (np.abs(wp) > tol + MARGIN * (1 + xnorm[probes] * wn))
+                 & (np.abs(vp) > 1e-12 * (1 + np.abs(vp + 1.0))))
+        return ~wrong.any(1)
+
+    def exact(B, Dc, real, base, add_all, rows, in_S):
+        """The reference computation for the faces (rows, S): appends what passes every test."""
+        k = int(in_S.sum())
+        # defining planes not in S: the face is on side s_j; active where s_j = -sign_b
+        add = add_all[rows] & ~in_S[None]
+        wsum = base[rows]
+        for j in np.flatnonzero(~in_S):
+            wsum += add[:, j, None] * (W[Dc[rows, j]] * real[rows, j, None])
+        G, m = wsum[:, 0] + red.G0, wsum[:, 1:1 + r]
+        if k == 0:
+            lam = np.zeros((len(rows), 0))
+        else:
+            Ds = Dc[rows][:, in_S]
+            xs, gs = xr[Ds], gq[Ds]
+            # the condition of theory/ at x_mu for the weights (g_nu, g_nu x_nu): K[mu, nu]
+            K = (cG + cm * (xs @ np.swapaxes(xs, 1, 2))) * gs[:, None, :]
+            rhs = -(cG * G[:, None] + cm * (xs @ m[..., None])[..., 0])
+            lam = _solve_small(K, rhs)
+            inb = np.isfinite(lam).all(1) & (lam >= -tol).all(1) & (lam <= 1 + tol).all(1)
+            rows, add, lam, G, m, gs, xs = rows[inb], add[inb], lam[inb], G[inb], m[inb], gs[inb], xs[inb]
+            G = G + (lam * gs).sum(1)
+            m = m + ((lam * gs)[:, None, :] @ xs)[:, 0]
+        good = (np.abs(G) > tol * gscale) & (np.linalg.norm(m, axis=1) > 0)
+        rows, add, lam, G, m = rows[good], add[good], lam[good], G[good], m[good]
+        if len(rows) == 0:
+            return
+        w = np.asarray(wstar(m_A=m, G=G, d=d)).reshape(len(rows), r)
+        # cheap filters: w* on the face's side of the defining planes it is not on, and of
+        # the probe planes (whose side at the vertex is the face's side)
+        Dr = Dc[rows]
+        sidev = (xr[Dr] @ w[..., None])[..., 0] - 1.0
+        idx = np.flatnonzero(np.where(real[rows] & ~in_S[None], B.sides[rows] * sidev > -tol, True).all(1))
+        ri = rows[idx]
+        wp = w[idx] @ xp - 1.0
+        vprobe = B.vertex[ri] @ xp - 1.0
+        probe_free = ~(B.defining[ri, :, None] == probes[None, None, :]).any(1)
+        idx = idx[np.where(probe_free, np.sign(wp) == np.sign(vprobe), True).all(1)]
+        if len(idx) == 0:
+            return
+        rows_i, wv = rows[idx], w[idx]
+        # the full test against every plane
+        expected = (-sb * (B.vertex[rows_i] @ xr.T - 1.0)) > 0
+        on = np.zeros_like(expected)
+        ri = np.arange(len(idx))
+        for j in range(r):  # the defining planes: on them (S) or on the face's side (add)
+            sel = real[rows_i, j]
+            cols = Dr[idx[sel], j]
+            expected[ri[sel], cols] = add[idx[sel], j] & ~in_S[j]
+            on[ri[sel], cols] = in_S[j]
+        vals = wv @ xr.T - 1.0
+        actual = (-sb * vals) > 0
+        clear = np.abs(vals) > tol * (1 + np.abs(vals + 1.0))
+        ok = ((actual == expected) & clear | on).all(1)
+        for i in np.flatnonzero(ok):
+            found.w.append(wv[i])
+            found.surfaces.append(Dr[idx[i]][in_S].copy())
+            found.lam.append(lam[idx[i]].copy())
+            found.active.append(expected[i] & ~on[i])
+
     for B in arr.vertices():
         n = len(B.vertex)
         visited += n
@@ -194,80 +306,78 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
             progress(n)
         D, sides, real = B.defining, B.sides, ~B.is_box
         Dc = np.where(real, D, 0)  # box planes carry no weight: any index will do
-        on_D = (W[Dc] * real[..., None]).sum(1)
-        # active at the vertex (off its planes): a.w < 1 for b > 0, a.w > 1 for b < 0
-        base = B.below if sb > 0 else total - B.below - on_D
-        vprobe = B.vertex @ xr[probes].T - 1.0
-        probe_free = ~(D[:, :, None] == probes[None, None, :]).any(1)
-        WD = W[Dc] * real[..., None]  # (n, r, c) weights of the defining planes
         add_all = real & (sides == -sb)
-        for mask in range(2 ** r):
-            in_S = np.array([(mask >> i) & 1 for i in range(r)], dtype=bool)
-            rows = np.flatnonzero(~(B.is_box & in_S[None]).any(1)) if mask else np.arange(n)
-            if len(rows) == 0:
+        # the screening works on (component, plane, row) columns, rows last
+        DcT, realT, sT = Dc.T, real.T, sides.T
+        xc = np.take(xr.T, DcT, axis=1)  # (r, r, n): component c of the point of plane j
+        gT, xn = np.take(gq, DcT), np.take(xnorm, DcT)
+        WD = [np.concatenate([gT[j][None], gT[j] * xc[:, j], np.ones((1, n))]) * realT[j] for j in range(r)]
+        # active at the vertex (off its planes): a.w < 1 for b > 0, a.w > 1 for b < 0
+        base = B.below if sb > 0 else total - B.below - sum(WD).T
+        # G and m of the cells (S empty): every defining plane on its active side added, in
+        # the order of the reference computation (so that the counts below are its counts)
+        acc = np.array(base.T, order="C")
+        for j in range(r):
+            acc += WD[j] * add_all[:, j]
+        G_all, m_all = acc[0] + red.G0, acc[1:1 + r]
+
+        # k = 0: the cells at the vertex. Empty and zero-field cells are counted here.
+        nonempty = acc[-1] > 0.5
+        dead_here = ~nonempty & (red.G0 == 0) & (red.always.size == 0)
+        if dead_here.any():
+            dead += int(dead_here.sum())
+            if dead_point is None:
+                dead_point = B.vertex[np.flatnonzero(dead_here)[0]]
+        zero_field += int(((np.abs(G_all) <= tol * gscale) & (np.sqrt((m_all ** 2).sum(0)) <= tol) & nonempty).sum())
+        keep = (np.abs(G_all) > tol * gscale) & (m_all != 0).any(0)
+        w = np.asarray(wstar(m_A=m_all.T, G=np.where(keep, G_all, 1.0), d=d)).reshape(n, r)
+        rows = np.flatnonzero(keep & side_ok(w.T, xc, xn, sT, realT, range(r)))
+        rows = rows[probe_ok(B, rows, w[rows])]
+        if len(rows):
+            exact(B, Dc, real, base, add_all, rows, subsets[0])
+
+        # k >= 1: the faces in the flats of S. With rhs_all the conditions' right-hand sides for
+        # G_all, m_all (all of D added) and A = cG + cm Gram, the solution for S is
+        # lambda_i = z_i / g_i + add_i where A_SS z = rhs_all_S, and then G = G_all + sum z_i,
+        # m = m_all + sum z_i x_i: one small solve per face, and nothing else per S.
+        A = np.empty((r, r, n))
+        for i in range(r):
+            for j in range(i, r):
+                A[i, j] = A[j, i] = cG + cm * sum(xc[c, i] * xc[c, j] for c in range(r))
+        Ascale = np.abs(cG) + np.abs(cm) * xn ** 2
+        rhs_all = -(cG * G_all + cm * sum(xc[c] * m_all[c] for c in range(r)))  # (r, n)
+        lo = -add_all.T - LMARGIN  # bounds on z_i / g_i = lambda_i - add_i
+        hi = lo + (1 + 2 * LMARGIN)
+        boxbits = B.is_box @ (1 << np.arange(r))
+        for mask in range(1, 2 ** r):
+            in_S = subsets[mask]
+            valid = (boxbits & mask) == 0  # a face lies in no box plane
+            if not valid.any():
                 continue
-            k = int(in_S.sum())
-            # defining planes not in S: the face is on side s_j; active where s_j = -sign_b
-            add = add_all[rows] & ~in_S[None]
-            wsum = base[rows].copy()
-            for j in np.flatnonzero(~in_S):
-                wsum += add[:, j, None] * WD[rows, j]
-            G, m = wsum[:, 0] + red.G0, wsum[:, 1:1 + r]
-            if k == 0:
-                nonempty = wsum[:, -1] > 0.5
-                dead_here = ~nonempty & (red.G0 == 0) & (red.always.size == 0)
-                if dead_here.any():
-                    dead += int(dead_here.sum())
-                    if dead_point is None:
-                        dead_point = B.vertex[rows[np.flatnonzero(dead_here)[0]]]
-                zero_field += int(((np.abs(G) <= tol * gscale) & (np.linalg.norm(m, axis=1) <= tol) & nonempty).sum())
-                lam = np.zeros((len(rows), 0))
-            else:
-                Ds = Dc[rows][:, in_S]
-                xs, gs = xr[Ds], gq[Ds]
-                # the condition of theory/ at x_mu for the weights (g_nu, g_nu x_nu): K[mu, nu]
-                K = (cG + cm * (xs @ np.swapaxes(xs, 1, 2))) * gs[:, None, :]
-                rhs = -(cG * G[:, None] + cm * (xs @ m[..., None])[..., 0])
-                lam = _solve_small(K, rhs)
-                inb = np.isfinite(lam).all(1) & (lam >= -tol).all(1) & (lam <= 1 + tol).all(1)
-                rows, add, lam, G, m, gs, xs = rows[inb], add[inb], lam[inb], G[inb], m[inb], gs[inb], xs[inb]
-                G = G + (lam * gs).sum(1)
-                m = m + ((lam * gs)[:, None, :] @ xs)[:, 0]
-            if len(rows) == 0:
+            sub = slice(None) if valid.all() else np.flatnonzero(valid)
+            S_ = np.flatnonzero(in_S)
+            y, det = cramer([[A[i, j, sub] for j in S_] for i in S_], [rhs_all[i, sub] for i in S_])
+            ill = ~(np.abs(det) > ILL * np.prod([Ascale[i, sub] for i in S_], axis=0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = [yi / (det * gT[i, sub]) for yi, i in zip(y, S_)]
+                inb = np.logical_and.reduce([(ti >= lo[i, sub]) & (ti <= hi[i, sub]) for ti, i in zip(t, S_)])
+            p = np.flatnonzero(inb | ill)
+            if len(p) == 0:
                 continue
-            good = (np.abs(G) > tol * gscale) & (np.linalg.norm(m, axis=1) > 0)
-            rows, add, lam, G, m = rows[good], add[good], lam[good], G[good], m[good]
-            if len(rows) == 0:
-                continue
-            w = np.asarray(wstar(m_A=m, G=G, d=d)).reshape(len(rows), r)
-            # cheap filters: w* on the face's side of the defining planes it is not on, and of
-            # the probe planes (whose side at the vertex is the face's side)
-            Dr = Dc[rows]
-            sidev = (xr[Dr] @ w[..., None])[..., 0] - 1.0
-            idx = np.flatnonzero(np.where(real[rows] & ~in_S[None], sides[rows] * sidev > -tol, True).all(1))
-            wp = w[idx] @ xr[probes].T - 1.0
-            idx = idx[np.where(probe_free[rows[idx]], np.sign(wp) == np.sign(vprobe[rows[idx]]), True).all(1)]
-            if len(idx) == 0:
-                continue
-            rows_i, wv = rows[idx], w[idx]
-            # the full test against every plane
-            expected = (-sb * (B.vertex[rows_i] @ xr.T - 1.0)) > 0
-            on = np.zeros_like(expected)
-            ri = np.arange(len(idx))
-            for j in range(r):  # the defining planes: on them (S) or on the face's side (add)
-                sel = real[rows_i, j]
-                cols = Dr[idx[sel], j]
-                expected[ri[sel], cols] = add[idx[sel], j] & ~in_S[j]
-                on[ri[sel], cols] = in_S[j]
-            vals = wv @ xr.T - 1.0
-            actual = (-sb * vals) > 0
-            clear = np.abs(vals) > tol * (1 + np.abs(vals + 1.0))
-            ok = ((actual == expected) & clear | on).all(1)
-            for i in np.flatnonzero(ok):
-                found.w.append(wv[i])
-                found.surfaces.append(Dr[idx[i]][in_S].copy())
-                found.lam.append(lam[idx[i]].copy())
-                found.active.append(expected[i] & ~on[i])
+            rows = p if isinstance(sub, slice) else sub[p]
+            # w* with the screened lambda, then its side of the other defining planes and the probes
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                z = [ti[p] * gT[i, rows] for ti, i in zip(t, S_)]
+                G = G_all[rows] + sum(z)
+                m = m_all[:, rows] + sum(zi * xc[:, i, rows] for zi, i in zip(z, S_))
+                unscreened = ill[p] | ~(np.abs(G) > ILL * gscale) | ~np.isfinite(m).all(0)
+                w = np.asarray(wstar(m_A=m.T, G=np.where(unscreened, 1.0, G), d=d)).reshape(len(p), r)
+                ok = ~unscreened & side_ok(w.T, xc[..., rows], xn[:, rows], sT[:, rows], realT[:, rows],
+                                           np.flatnonzero(~in_S))
+            ok[ok] = probe_ok(B, rows[ok], w[ok])
+            rows = rows[ok | unscreened]
+            if len(rows):
+                exact(B, Dc, real, base, add_all, rows, in_S)
     return found, dict(vertices=visited, degenerate_vertices=arr.degenerate_vertices,
                        dead_cells=dead, zero_field_cells=zero_field, dead_point=dead_point)
 
@@ -323,14 +433,21 @@ def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
     Gb, mb = f.weights(base[None])
     c = f.sign_b * n @ f.region_field(z, Gb[0], mb[0])
     C = f.sign_b * Nm
-    attracting = _attracting(c, C)
+    attracting = _attracting(c, C, np.abs(f.g[surf_idx]))
     stable = bool(attracting and (eig.real < 0).all())
     kind = _type(eig, attracting) if attracting else "repelling sliding"
     return dict(G=G, m=m, eigenvalues=eig, attracting=attracting, unique=bool(unique), stable=stable, type=kind)
 
 
-def _attracting(c, C) -> bool:
+def _attracting(c, C, weights=None) -> bool:
     """Does deta/dt = c + C Theta(eta) bring every small eta to 0?
+
+    With lambda = -C^-1 c in (0, 1)^k this is deta/dt = C psi, psi_i = Theta(eta_i) - lambda_i.
+    Lyapunov: V = sum_i w_i phi_i(eta_i), phi_i(s) = integral of psi_i, is positive away from 0
+    and dV/dt = psi^T W C psi. If W C + C^T W < 0 for a positive diagonal W, V falls at a rate
+    bounded away from 0 and eta reaches 0 in finite time; if it is > 0, eta never does. On k
+    surfaces of this field C = sign_beta |z|^2/(d p) K diag(g) with K_ij = d + x_i.x_j positive
+    definite, so W = diag(|g|) decides every case where the k points' g share a sign.
 
     Sufficient (and for one surface also necessary): in every orthant the constant field points
     towards each coordinate plane. Otherwise the piecewise-constant system, which is invariant
@@ -339,6 +456,13 @@ def _attracting(c, C) -> bool:
     by 10^6, which a repelling or rotating-outward system never does.
     """
     k = len(c)
+    if weights is not None:
+        W = np.diag(weights)
+        sym = np.linalg.eigvalsh(W @ C + C.T @ W)
+        if (sym < 0).all():
+            return True
+        if (sym > 0).all():
+            return False
     corners = np.array(list(itertools.product((0.0, 1.0), repeat=k)))
     v = c + corners @ C.T  # the constant field of each orthant (corner T: eta_i > 0 for T_i = 1)
     towards = np.where(corners > 0, v < 0, v > 0)
@@ -494,7 +618,9 @@ def _progress(total, enabled):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="vertices", unit="v", unit_scale=True, leave=False)
+    import sys
+
+    return tqdm(total=total, desc="vertices", unit="v", unit_scale=True, leave=False, disable=not sys.stderr.isatty())
 
 
 def enumerate_regular_bruteforce(f: NeuronField, tol: float = 1e-9) -> list[np.ndarray]:

@@ -131,6 +131,21 @@ class NeuronField:
 
 
 @cache
+def per_neuron_region_field(backend: str = "torch"):
+    """The region field of theory/ with weights (G_n, m_n) of each neuron's own region."""
+    F = derive("region-field").equation("F").term
+    F = V.substitute(F.subs(S.G, S.G_n), {S.m_A: S.m_n})
+    return compile_expression(F, (), backend)
+
+
+@cache
+def per_neuron_surface_gradient(backend: str = "torch"):
+    """grad S(z) for one point x_n per neuron (theory/'s switching surface)."""
+    level = derive("switching-surface").equation("level").term
+    return compile_expression(V.substitute(V.grad(level, S.z), {S.x: S.x_n}), (), backend)
+
+
+@cache
 def _surface():
     level = derive("switching-surface").equation("level").term
     return compile_expression(level, (), "numpy")

@@ -31,6 +31,11 @@ m_A = vector("m_A", r"\mathbf{m}_{A}", ("r",))
 t = scalar("t", "t", (), real=True)
 # inverted position w = z/|z|^2 = -omega/(sqrt(d) b): switching spheres become hyperplanes
 w = vector("w", r"\mathbf{w}_{n}", ("n",))
+# per-neuron copies of the region weights and of a point, for batches where every neuron has its
+# own active set (the Filippov flow of many neurons at once)
+G_n = scalar("G_n", r"G_{n}", ("n",), real=True)
+m_n = vector("m_n", r"\mathbf{m}_{n}", ("n",))
+x_n = vector("x_n", r"\mathbf{x}_{n}", ("n",))
 # Filippov weight of a training point whose switching surface the neuron slides on
 lam = scalar("lambda", r"\lambda_{\mu}", ("mu",), real=True)
 

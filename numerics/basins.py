@@ -1,0 +1,228 @@
+"""Basins of attraction: integrate the Filippov flow of many neurons at once and sort the endpoints.
+
+Every start z is one neuron (same data, same signs of b and beta). The step is explicit Euler
+with a per-neuron step: a fixed fraction of |z| over |F| (so a neuron never jumps across much of
+a region), capped by the local Lipschitz bound of F (so Euler is stable near a node). At a
+sliding surface Euler chatters across it with an amplitude proportional to the step; the
+endpoint is the average over the last window of steps, which cancels the chattering to first
+order, and a final phase with ten times smaller steps reduces it further.
+
+Endpoint statuses: "converged" (stopped moving), "origin" (|z| -> 0: b -> 0 faster than omega),
+"escaped" (|z| -> infinity), "dead" (no weighted training point active: F = 0, the neuron is
+frozen), "unconverged" (still moving at the step limit). Converged endpoints are assigned to the
+nearest reported equilibrium within ``assign_tol``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..theory.derived import derive
+from .neuron_field import NeuronField, per_neuron_region_field, per_neuron_surface_gradient
+
+STATUSES = ("converged", "origin", "escaped", "dead", "unconverged")
+
+
+def initial_positions(f: NeuronField, n: int, seed: int = 0, kind: str = "init") -> np.ndarray:
+    """n starting points: "init" as a network is initialised (omega ~ N(0, I), b ~ N(0, 1) with
+    the sign of b fixed), so that basin fractions are fractions of neurons; "box": uniform in
+    [-R, R]^d with R the largest |x|."""
+    rng = np.random.default_rng(seed)
+    if kind == "init":
+        omega = rng.standard_normal((n, f.d))
+        b = f.sign_b * np.abs(rng.standard_normal(n))
+        z_of = derive("z-position").compile("numpy", "z")
+        return np.asarray(z_of(omega=omega, b=b))
+    if kind == "box":
+        return rng.uniform(-f.scale, f.scale, size=(n, f.d))
+    raise ValueError(f"unknown start distribution {kind!r}: use 'init' or 'box'")
+
+
+@dataclass
+class Flow:
+    endpoints: np.ndarray  # (N, d)
+    status: np.ndarray  # (N,) strings from STATUSES
+    steps: int
+    time: np.ndarray  # (N,) flow time reached
+
+
+def integrate(f: NeuronField, z0, *, max_steps: int = 20_000, frac: float = 0.05, window: int = 25,
+              move_tol: float = 1e-9, device: str = "cpu", escape: float = 1e4, origin: float = 1e-7) -> Flow:
+    """Integrate the Filippov flow dz/dt = F(z) from every row of z0.
+
+    Euler steps of at most ``frac`` |z|, and at most half the inverse norm of the Jacobian of
+    the current region (stability near a node). Sliding is handled as in Filippov's definition:
+    a surface that a neuron crosses back and forth in consecutive steps becomes "sticky"; on the
+    sticky surfaces (at most d) the Filippov weights lambda are solved so that the field is
+    tangent to them, the step uses that sliding field, a Newton projection puts z back on them,
+    and a surface whose lambda leaves [0, 1] is released. This removes the chattering of plain
+    Euler, so endpoints converge to sliding equilibria to high accuracy.
+    """
+    dev = torch.device(device)
+    T = torch.float64
+    X = torch.as_tensor(f.X, dtype=T, device=dev)
+    g = torch.as_tensor(f.g, dtype=T, device=dev)
+    gx = g[:, None] * X
+    z = torch.as_tensor(np.asarray(z0, dtype=np.float64), device=dev).clone()
+    N, d, p = z.shape[0], f.d, f.p
+    zdot = derive("z-velocity").compile("torch", "zdot")
+    region = per_neuron_region_field("torch")
+    grad_surface = per_neuron_surface_gradient("torch")
+    ones = torch.ones(N * (d + 1), dtype=T, device=dev)
+
+    def field(zr, Gr, mr):  # region field, each row with its own weights
+        k = len(zr)
+        if k == 0:
+            return zr
+        return region(z=zr, G_n=Gr, m_n=mr, b=f.sign_b * ones[:k], beta=f.sign_beta * ones[:k], alpha=1.0, p=p)
+    R = f.scale
+    status = np.array(["unconverged"] * N, dtype=object)
+    running = torch.ones(N, dtype=torch.bool, device=dev)
+    t = torch.zeros(N, dtype=T, device=dev)
+    sticky = torch.full((N, d), -1, dtype=torch.long, device=dev)  # surface indices, -1 = free slot
+    prev_side = (z @ X.T - (z * z).sum(1, keepdim=True)) < 0
+    last_flip = torch.zeros(N, p, dtype=torch.bool, device=dev)
+    anchor = z.clone()
+    rows_all = torch.arange(N, device=dev)
+    step = 0
+    for step in range(1, max_steps + 1):
+        idx = running.nonzero().reshape(-1)
+        if len(idx) == 0:
+            break
+        zi, st = z[idx], sticky[idx]
+        n = len(idx)
+        used = st >= 0
+        on = torch.zeros(n, p, dtype=torch.bool, device=dev)
+        on[rows_all[:n, None].expand_as(st)[used], st[used]] = True
+        act = ((f.sign_b * ((zi * zi).sum(1, keepdim=True) - zi @ X.T)) > 0) & ~on
+        G = act.to(T) @ g
+        m = act.to(T) @ gx
+        FA = field(zi, G, m)
+        # sliding on the sticky surfaces: n_i . (F_A + sum_j lambda_j g_j f_j) = 0
+        sc = st.clamp_min(0)
+        xs, gs = X[sc], g[sc]  # (n, d, d), (n, d)
+        zrep = zi[:, None, :].expand(n, d, d).reshape(n * d, d)
+        normal = grad_surface(z=zrep, x_n=xs.reshape(n * d, d)).reshape(n, d, d) * used[..., None]
+        # the field of each sticky point alone (its column of dF/dlambda)
+        fj = field(zrep, gs.reshape(-1), (gs[..., None] * xs).reshape(n * d, d)).reshape(n, d, d) * used[..., None]
+        M = normal @ fj.transpose(1, 2)
+        eye = torch.eye(d, dtype=T, device=dev).expand(n, d, d)
+        M = torch.where(used[:, :, None] & used[:, None, :], M, eye)
+        rhs = -(normal @ FA[..., None])[..., 0]
+        lam = torch.linalg.solve(M, rhs[..., None])[..., 0] * used
+        bad = used & ((lam < -1e-9) | (lam > 1 + 1e-9) | ~torch.isfinite(lam))
+        if bool(bad.any()):  # not sliding there: release the surface, step with the plain field
+            st = torch.where(bad, torch.full_like(st, -1), st)
+            lam = torch.where(bad, torch.zeros_like(lam), lam)
+            used = st >= 0
+        F = FA + (lam[..., None] * fj * used[..., None]).sum(1)
+        # the released surfaces' points are active or not by their side: add them back
+        rel = bad.any(1)
+        if bool(rel.any()):
+            F[rel] = zdot(z=zi[rel], x=X, g=g, b=f.sign_b * ones[:int(rel.sum())],
+                          beta=f.sign_beta * ones[:int(rel.sum())], alpha=1.0)
+            st[rel] = -1
+            used = st >= 0
+        speed = F.norm(dim=1)
+        size = zi.norm(dim=1)
+        Gs = G + (lam * gs * used).sum(1)
+        ms = m + ((lam * gs * used)[..., None] * xs).sum(1)
+        jnorm = (d * Gs.abs() + 4 * ms.norm(dim=1) * size) / (d * p)
+        dt = torch.minimum(frac * size / speed.clamp_min(1e-300), 0.5 / jnorm.clamp_min(1e-300))
+        znew = zi + dt[:, None] * F
+        # back onto the sticky surfaces: Newton on S_i(z) = |z|^2 - z.x_i = 0
+        for _ in range(2):
+            Sv = ((znew * znew).sum(1)[:, None] - (xs * znew[:, None, :]).sum(-1)) * used
+            Nn = grad_surface(z=znew[:, None, :].expand(n, d, d).reshape(n * d, d),
+                              x_n=xs.reshape(n * d, d)).reshape(n, d, d) * used[..., None]
+            A = torch.where(used[:, :, None] & used[:, None, :], Nn @ Nn.transpose(1, 2), eye)
+            c = torch.linalg.solve(A, -Sv[..., None])
+            znew = znew + (Nn.transpose(1, 2) @ c)[..., 0]
+        z[idx], sticky[idx] = znew, st
+        t[idx] += dt
+        # surfaces crossed in two consecutive steps: the neuron chatters on them, make them sticky
+        side = (znew @ X.T - (znew * znew).sum(1, keepdim=True)) < 0
+        flip = (side != prev_side[idx])
+        chatter = flip & last_flip[idx]
+        prev_side[idx], last_flip[idx] = side, flip
+        if bool(chatter.any()):
+            rr, cc = chatter.nonzero(as_tuple=True)
+            for r_, c_ in zip(rr.tolist(), cc.tolist()):
+                row = idx[r_]
+                slots = sticky[row]
+                if bool((slots == c_).any()):
+                    continue
+                free = (slots < 0).nonzero().reshape(-1)
+                if len(free):
+                    sticky[row, free[0]] = c_
+                    last_flip[row, c_] = False
+        dead = (speed == 0) & ~used.any(1)
+        far = size > escape * R
+        near0 = size < origin * R
+        for mask, name in ((dead, "dead"), (far, "escaped"), (near0, "origin")):
+            if bool(mask.any()):
+                j = idx[mask]
+                running[j] = False
+                status[j.cpu().numpy()] = name
+        if step % window == 0:
+            moved = (z - anchor).norm(dim=1) <= move_tol * R * window
+            done = running & moved
+            if bool(done.any()):
+                running[done] = False
+                status[done.cpu().numpy()] = "converged"
+            anchor = z.clone()
+    return Flow(z.cpu().numpy(), status, step, t.cpu().numpy())
+
+
+@dataclass
+class Basins:
+    n: int
+    counts: dict  # status -> number of starts
+    assigned: np.ndarray  # (N,) equilibrium index or -1
+    distance: np.ndarray  # (N,) distance of each endpoint to its nearest equilibrium
+    fractions: list  # per equilibrium: fraction of all starts
+    flow: Flow
+    starts: np.ndarray  # (N, d)
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "counts": self.counts,
+                "fraction_converged_to_stable": self.fraction_to_stable,
+                "fractions": self.fractions}
+
+    fraction_to_stable: float = float("nan")
+
+
+def basins(f: NeuronField, equilibria, n: int = 2000, seed: int = 0, kind: str = "init",
+           assign_tol: float = 1e-3, device: str = "cpu", z0=None, **flow_options) -> Basins:
+    """Integrate n starts, assign endpoints, and set ``basin`` on each equilibrium (in place)."""
+    z0 = initial_positions(f, n, seed, kind) if z0 is None else np.asarray(z0, dtype=np.float64)
+    flow = integrate(f, z0, device=device, **flow_options)
+    Z = np.array([e.z for e in equilibria]).reshape(len(equilibria), f.d)
+    conv = flow.status == "converged"
+    if len(Z):
+        dist = np.linalg.norm(flow.endpoints[:, None, :] - Z[None], axis=2)
+        nearest = dist.argmin(1)
+        dmin = dist[np.arange(len(z0)), nearest]
+    else:
+        nearest = np.full(len(z0), -1)
+        dmin = np.full(len(z0), np.inf)
+    assigned = np.where(conv & (dmin <= assign_tol), nearest, -1)
+    fractions = [float((assigned == i).mean()) for i in range(len(Z))]
+    for e, fr in zip(equilibria, fractions):
+        e.basin = fr
+    counts = {s: int((flow.status == s).sum()) for s in STATUSES}
+    counts["converged_unassigned"] = int((conv & (assigned < 0)).sum())
+    stable = np.array([e.stable for e in equilibria], dtype=bool)
+    to_stable = conv & (assigned >= 0) & (stable[np.maximum(assigned, 0)] if len(Z) else False)
+    out = Basins(len(z0), counts, assigned, dmin, fractions, flow, z0)
+    settled = conv | (flow.status == "unconverged")
+    out.fraction_to_stable = float(to_stable.sum() / max(settled.sum(), 1))
+    return out
+
+
+def expected_attractor_count(fractions, h) -> float:
+    """E[number of distinct attractors hit by h neurons] = sum_k 1 - (1 - pi_k)^h."""
+    pi = np.asarray([fr for fr in fractions if fr > 0])
+    return float(np.sum(1.0 - (1.0 - pi) ** h))
