@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK = 400_000  # vertices per batch on lines: sweep arrays of about CHUNK * (weights) * 8 bytes
+CHUNK = 200_000  # line positions per sweep batch (about CHUNK / r vertices): arrays of CHUNK * 8 bytes
 BOX_CHUNK = 4_000_000  # vertices x hyperplanes per batch on the box: (rows, q) arrays of BOX_CHUNK * 8 bytes
 
 
@@ -90,7 +90,7 @@ class Arrangement:
             yield batch
         # the box must contain every real vertex strictly inside
         self.box = 2.0 * biggest + 1.0
-        yield from self._box_vertices(chunk)
+        yield from self._box_vertices()
 
     # -- real vertices by line sweeps -----------------------------------------------------------
     def _real_vertices(self, chunk):
@@ -137,14 +137,16 @@ class Arrangement:
             # each vertex once: on the line of its r - 1 smallest indices
             last = L.max(1) if r > 1 else np.full(nl, -1)
             owned = (order > last[:, None]) & np.isfinite(ts)
-            # flat indices: fo into the sorted (line, position) arrays, fk into (line, plane) ones
+            # the owned vertices in row-major order: fo indexes the sorted (line, position) arrays;
+            # per-line values are repeated (much faster than gathering them by line index)
             fo = np.flatnonzero(owned)
             if len(fo) == 0:
                 continue
-            li = fo // q
-            k = order.ravel()[fo]
-            fk = li * q + k
-            dk = du.ravel()[fk]
+            per_line = owned.sum(1)
+            li = np.repeat(np.arange(nl), per_line)
+            k = np.take(order, fo)
+            fk = li * q + k  # into the (line, plane) arrays
+            dk = np.take(du, fk)  # a_k . u
             # below (a_k . v < 1) at the vertex of k_i: crossing points with du < 0 sorted before
             # it, those with du > 0 sorted after it, and parallel ones that are below everywhere.
             # With s = +1 (du < 0), -1 (du > 0): sum_{du > 0} W + prefix sums of s W, less W_k
@@ -154,27 +156,30 @@ class Arrangement:
             flat = parallel & ~member & (dv < 0)
             if flat.any():  # only for parallel hyperplanes (not in general position)
                 start += flat.astype(np.float64) @ W
+            start = np.repeat(start, per_line, axis=0)
             own = dk < 0
             below = np.empty((len(fo), W.shape[1]))
             for col, Wc in enumerate(self.Wt):
-                below[:, col] = start[li, col] + np.cumsum(s * Wc[order], axis=1).ravel()[fo] - own * Wc[k]
-            vertex = v0[li] + ts.ravel()[fo, None] * u[li]
-            D = np.concatenate([L[li], k[:, None]], axis=1)
-            yield VertexBatch(vertex, D, self._line_sides(u, dk, L, li, k), below, q)
+                prefix = np.take(np.cumsum(s * np.take(Wc, order), axis=1), fo)
+                below[:, col] = start[:, col] + prefix - own * Wc[k]
+            vertex = np.repeat(v0, per_line, axis=0) + np.take(ts, fo)[:, None] * np.repeat(u, per_line, 0)
+            D = np.concatenate([np.repeat(L, per_line, axis=0), k[:, None]], axis=1)
+            yield VertexBatch(vertex, D, self._line_sides(u, dk, L, per_line, fk), below, q)
 
-    def _line_sides(self, u, dk, L, li, k):
+    def _line_sides(self, u, dk, L, per_line, fk):
         """_sides for vertices on lines: solve c = sum_j mu_j n_j with per-line precomputation.
 
         u is orthogonal to the line's normals, so c . u = mu_k (a_k . u) (= mu_k dk); the rest of
         c lies in the span of the line's normals and gives mu_L by the line's Gram matrix.
         """
-        mu_k = (u @ self.c)[li] / dk
+        mu_k = np.repeat(u @ self.c, per_line) / dk
         if self.r == 1:
             return np.where(mu_k > 0, 1.0, -1.0)[:, None]
         aL = self.a[L]
         H = np.linalg.solve(aL @ np.swapaxes(aL, 1, 2), aL)  # (nl, r-1, r): gram^-1 a_L
-        alpha = (H @ self.c)[li]  # (N, r-1): mu_L if mu_k were 0
-        beta = (H[li] * self.a[k][:, None, :]).sum(2)  # (N, r-1): gram^-1 a_L a_k
+        alpha = np.repeat(H @ self.c, per_line, axis=0)  # (N, r-1): mu_L if mu_k were 0
+        # (N, r-1): gram^-1 a_L a_k, from the (line, plane) array at fk
+        beta = np.take((H @ self.a.T).transpose(1, 0, 2).reshape(self.r - 1, -1), fk, axis=1).T
         return np.where(np.concatenate([alpha - mu_k[:, None] * beta, mu_k[:, None]], axis=1) > 0, 1.0, -1.0)
 
     def _sides(self, normals):
@@ -183,7 +188,7 @@ class Arrangement:
         return np.where(mu > 0, 1.0, -1.0)
 
     # -- vertices on the bounding box, directly (there are few) ----------------------------------
-    def _box_vertices(self, chunk):
+    def _box_vertices(self):
         r = self.r
         eye = np.eye(r)
         for k in range(1, r + 1):

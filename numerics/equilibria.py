@@ -175,7 +175,8 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
     Almost no face has a candidate (lambda falls outside [0, 1]^k, or w* off the face), so the
     faces at each batch of vertices are first screened with per-row formulas on contiguous (n,)
     columns (Cramer's rule for k <= 3), with margins far wider than their rounding. The few that
-    pass are computed and tested the reference way (``exact``), so the screening decides nothing.
+    pass are computed and tested the reference way (``exact``): the screening only drops faces
+    that clearly fail, and what is found is what the reference computation finds.
     """
     d, sb = f.d, f.sign_b
     xr, gq = red.x, red.g
@@ -196,11 +197,15 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
     visited = 0
     gscale = np.abs(gq).sum() + abs(red.G0)
     subsets = [np.array([(mask >> i) & 1 for i in range(r)], dtype=bool) for mask in range(2 ** r)]
-    # Screening margins, far wider than the rounding of the screening formulas: lambda may lie
-    # LMARGIN outside [0, 1], and w* MARGIN (relative to |x| |w*|) on the wrong side of a plane.
-    # Nearly singular systems (determinant below ILL relative to the diagonal's scales) and nearly
-    # vanishing G (below ILL gscale) are passed on unscreened.
+    subsets_T = np.array(subsets).T  # (plane, S)
+    pending = [[] for _ in subsets]  # rows (vertex, defining, sides, base) that passed the screening, by S
+    # Screening margins, far wider than the rounding of the screening formulas and of the
+    # reference's: lambda may lie LMARGIN outside [0, 1], and w* MARGIN relative to
+    # |x| (|w*| + mabs/|G|) on the wrong side of a plane (mabs bounds the terms summed into m).
+    # Nearly singular systems (determinant below ILL relative to the diagonal's scales) and
+    # nearly vanishing G (below ILL gscale) pass unscreened.
     MARGIN, LMARGIN, ILL = 1e-6, 1e-3, 1e-4
+    mabs = np.abs(W[:, 1:1 + r]).sum()
 
     def cramer(A, b):
         """A y = b for rows of k x k systems (nested lists of (n,) columns): (det * y, det)."""
@@ -221,27 +226,39 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
         y = _solve_small(M, np.stack(b, -1))
         return [y[:, i] * det for i in range(k)], det
 
-    def side_ok(w, xc, xn, s, real, planes):
-        """w* (columns w) on the face's side of the given defining planes, up to the margin."""
-        wn = np.sqrt(sum(wc * wc for wc in w))
-        ok = np.ones(len(wn), dtype=bool)
-        for j in planes:
-            sv = sum(xc[c, j] * w[c] for c in range(r)) - 1.0
-            ok &= ~real[j] | (s[j] * sv > -tol - MARGIN * (1 + xn[j] * wn))
+    def side_ok(w, G, cols, test):
+        """w* (columns w) on the face's side of the defining planes j where test[j], up to the
+        margin. cols(a) restricts a (..., n) column array of the current batch (xc, sT, xn) to
+        the rows of w."""
+        wscale = np.sqrt(sum(wc * wc for wc in w)) + mabs / np.abs(G)
+        ok = np.ones(len(wscale), dtype=bool)
+        for j in range(r):
+            sv = sum(xj * wc for xj, wc in zip(cols(xc[:, j]), w)) - 1.0
+            ok &= ~test[j] | (cols(sT[j]) * sv > -tol - MARGIN * (1 + cols(xn[j]) * wscale))
         return ok
 
-    def probe_ok(B, rows, w):
-        """w* (rows of w) not clearly on the other side of a probe plane than the vertex."""
-        wp = w @ xp - 1.0
-        vp = B.vertex[rows] @ xp - 1.0
-        free = ~(B.defining[rows, :, None] == probes).any(1)
-        wn = np.sqrt((w * w).sum(1))[:, None]
-        wrong = (free & (wp * vp < 0) & (np.abs(wp) > tol + MARGIN * (1 + xnorm[probes] * wn))
-                 & (np.abs(vp) > 1e-12 * (1 + np.abs(vp + 1.0))))
-        return ~wrong.any(1)
+    def probe_ok(B, rows, w, G):
+        """Whether w* (rows of w) is not clearly on the other side of a probe plane than the
+        vertex: a few probes first, which drop most rows, then all of them."""
+        keep = np.ones(len(rows), dtype=bool)
+        for P in (probes[:4], probes):
+            i = np.flatnonzero(keep)
+            wp = w[i] @ xr[P].T - 1.0
+            vp = B.vertex[rows[i]] @ xr[P].T - 1.0
+            free = ~(B.defining[rows[i], :, None] == P).any(1)
+            wscale = (np.sqrt((w[i] ** 2).sum(1)) + mabs / np.abs(G[i]))[:, None]
+            wrong = (free & (wp * vp < 0) & (np.abs(wp) > tol + MARGIN * (1 + xnorm[P] * wscale))
+                     & (np.abs(vp) > 1e-12 * (1 + np.abs(vp + 1.0))))
+            keep[i[wrong.any(1)]] = False
+        return keep
 
-    def exact(B, Dc, real, base, add_all, rows, in_S):
-        """The reference computation for the faces (rows, S): appends what passes every test."""
+    def exact(B, base, in_S):
+        """The reference computation for the faces in the flats of S at the vertices of B (with
+        their base weights): appends what passes every test."""
+        rows = np.arange(len(B.vertex))
+        real = ~B.is_box
+        Dc = np.where(real, B.defining, 0)
+        add_all = real & (B.sides == -sb)
         k = int(in_S.sum())
         # defining planes not in S: the face is on side s_j; active where s_j = -sign_b
         add = add_all[rows] & ~in_S[None]
@@ -311,14 +328,22 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
         DcT, realT, sT = Dc.T, real.T, sides.T
         xc = np.take(xr.T, DcT, axis=1)  # (r, r, n): component c of the point of plane j
         gT, xn = np.take(gq, DcT), np.take(xnorm, DcT)
-        WD = [np.concatenate([gT[j][None], gT[j] * xc[:, j], np.ones((1, n))]) * realT[j] for j in range(r)]
+        gx = gT[:, None] * xc.transpose(1, 0, 2)  # (plane, component, row): the weights g x
         # active at the vertex (off its planes): a.w < 1 for b > 0, a.w > 1 for b < 0
-        base = B.below if sb > 0 else total - B.below - sum(WD).T
+        if sb > 0:
+            base = B.below
+        else:
+            realf = realT.astype(np.float64)
+            base = total - B.below - sum(np.concatenate([[gT[j]], gx[j], [np.ones(n)]]) * realf[j]
+                                         for j in range(r)).T
         # G and m of the cells (S empty): every defining plane on its active side added, in
         # the order of the reference computation (so that the counts below are its counts)
         acc = np.array(base.T, order="C")
+        addf = add_all.T.astype(np.float64)
         for j in range(r):
-            acc += WD[j] * add_all[:, j]
+            acc[0] += gT[j] * addf[j]
+            acc[1:1 + r] += gx[j] * addf[j]
+            acc[-1] += addf[j]
         G_all, m_all = acc[0] + red.G0, acc[1:1 + r]
 
         # k = 0: the cells at the vertex. Empty and zero-field cells are counted here.
@@ -328,13 +353,15 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
             dead += int(dead_here.sum())
             if dead_point is None:
                 dead_point = B.vertex[np.flatnonzero(dead_here)[0]]
-        zero_field += int(((np.abs(G_all) <= tol * gscale) & (np.sqrt((m_all ** 2).sum(0)) <= tol) & nonempty).sum())
+        zero = (np.abs(G_all) <= tol * gscale) & (np.sqrt((m_all ** 2).sum(0)) <= tol) & nonempty
+        zero_field += int(zero.sum())
         keep = (np.abs(G_all) > tol * gscale) & (m_all != 0).any(0)
-        w = np.asarray(wstar(m_A=m_all.T, G=np.where(keep, G_all, 1.0), d=d)).reshape(n, r)
-        rows = np.flatnonzero(keep & side_ok(w.T, xc, xn, sT, realT, range(r)))
-        rows = rows[probe_ok(B, rows, w[rows])]
+        G = np.where(keep, G_all, 1.0)
+        w = np.asarray(wstar(m_A=m_all.T, G=G, d=d)).reshape(n, r)
+        rows = np.flatnonzero(keep & side_ok(w.T, G, lambda a: a, realT))
+        rows = rows[probe_ok(B, rows, w[rows], G[rows])]
         if len(rows):
-            exact(B, Dc, real, base, add_all, rows, subsets[0])
+            pending[0].append((B.vertex[rows], B.defining[rows], B.sides[rows], base[rows]))
 
         # k >= 1: the faces in the flats of S. With rhs_all the conditions' right-hand sides for
         # G_all, m_all (all of D added) and A = cG + cm Gram, the solution for S is
@@ -344,40 +371,58 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
         for i in range(r):
             for j in range(i, r):
                 A[i, j] = A[j, i] = cG + cm * sum(xc[c, i] * xc[c, j] for c in range(r))
-        Ascale = np.abs(cG) + np.abs(cm) * xn ** 2
+        Ascale = ILL * (np.abs(cG) + np.abs(cm) * xn ** 2)
         rhs_all = -(cG * G_all + cm * sum(xc[c] * m_all[c] for c in range(r)))  # (r, n)
-        lo = -add_all.T - LMARGIN  # bounds on z_i / g_i = lambda_i - add_i
+        lo = -add_all.T.astype(np.float64) - LMARGIN  # bounds on z_i / g_i = lambda_i - add_i
         hi = lo + (1 + 2 * LMARGIN)
         boxbits = B.is_box @ (1 << np.arange(r))
+        # the lambda of each S first; then, for the faces that pass, w* (for all S at once)
+        passed = []  # (S, rows, ill, the changes of G and m from G_all, m_all)
         for mask in range(1, 2 ** r):
-            in_S = subsets[mask]
             valid = (boxbits & mask) == 0  # a face lies in no box plane
             if not valid.any():
                 continue
             sub = slice(None) if valid.all() else np.flatnonzero(valid)
-            S_ = np.flatnonzero(in_S)
-            y, det = cramer([[A[i, j, sub] for j in S_] for i in S_], [rhs_all[i, sub] for i in S_])
-            ill = ~(np.abs(det) > ILL * np.prod([Ascale[i, sub] for i in S_], axis=0))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = [yi / (det * gT[i, sub]) for yi, i in zip(y, S_)]
-                inb = np.logical_and.reduce([(ti >= lo[i, sub]) & (ti <= hi[i, sub]) for ti, i in zip(t, S_)])
-            p = np.flatnonzero(inb | ill)
-            if len(p) == 0:
-                continue
-            rows = p if isinstance(sub, slice) else sub[p]
-            # w* with the screened lambda, then its side of the other defining planes and the probes
+            Si = np.flatnonzero(subsets[mask])
+            y, det = cramer([[A[i, j, sub] for j in Si] for i in Si], [rhs_all[i, sub] for i in Si])
+            scale = Ascale[Si[0], sub]
+            for i in Si[1:]:
+                scale = scale * Ascale[i, sub]
+            ill = np.abs(det) <= scale  # (A is finite: so is det)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                z = [ti[p] * gT[i, rows] for ti, i in zip(t, S_)]
-                G = G_all[rows] + sum(z)
-                m = m_all[:, rows] + sum(zi * xc[:, i, rows] for zi, i in zip(z, S_))
-                unscreened = ill[p] | ~(np.abs(G) > ILL * gscale) | ~np.isfinite(m).all(0)
-                w = np.asarray(wstar(m_A=m.T, G=np.where(unscreened, 1.0, G), d=d)).reshape(len(p), r)
-                ok = ~unscreened & side_ok(w.T, xc[..., rows], xn[:, rows], sT[:, rows], realT[:, rows],
-                                           np.flatnonzero(~in_S))
-            ok[ok] = probe_ok(B, rows[ok], w[ok])
-            rows = rows[ok | unscreened]
-            if len(rows):
-                exact(B, Dc, real, base, add_all, rows, in_S)
+                t = [yi / (det * gT[i, sub]) for yi, i in zip(y, Si)]
+                inb = np.logical_and.reduce([(ti >= lo[i, sub]) & (ti <= hi[i, sub]) for ti, i in zip(t, Si)])
+                p = np.flatnonzero(inb | ill)
+                rows = p if isinstance(sub, slice) else sub[p]
+                z = [ti[p] * np.take(gT[i], rows) for ti, i in zip(t, Si)]
+                dm = sum(zi * np.take(xc[:, i], rows, axis=1) for zi, i in zip(z, Si))
+            passed.append((mask, rows, ill[p], sum(z), dm))
+        if not passed:
+            continue
+        masks, rows, ill, dG, dm = zip(*passed)
+        S_of_row = np.repeat(masks, [len(rw) for rw in rows])
+        rows, ill, dG, dm = (np.concatenate(a, axis=-1) for a in (rows, ill, dG, dm))
+
+        def cols(a):  # batch columns at these rows
+            return np.take(a, rows, axis=-1)
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            G, m = cols(G_all) + dG, cols(m_all) + dm
+            unscreened = ill | ~(np.abs(G) > ILL * gscale) | ~np.isfinite(m).all(0)
+            G = np.where(unscreened, 1.0, G)
+            w = np.asarray(wstar(m_A=m.T, G=G, d=d)).reshape(len(rows), r)
+            ok = ~unscreened & side_ok(w.T, G, cols, cols(realT) & ~subsets_T[:, S_of_row])
+        ok[ok] = probe_ok(B, rows[ok], w[ok], G[ok])
+        for mask in np.unique(S_of_row[ok | unscreened]):
+            rw = rows[(ok | unscreened) & (S_of_row == mask)]
+            pending[mask].append((B.vertex[rw], B.defining[rw], B.sides[rw], base[rw]))
+    # the few faces that passed, by S: one reference computation each (its cost is per call)
+    from .arrangement import VertexBatch
+
+    for mask, parts in enumerate(pending):
+        if parts:
+            vertex, defining, sides, base = (np.concatenate(a) for a in zip(*parts))
+            exact(VertexBatch(vertex, defining, sides, base, q), base, subsets[mask])
     return found, dict(vertices=visited, degenerate_vertices=arr.degenerate_vertices,
                        dead_cells=dead, zero_field_cells=zero_field, dead_point=dead_point)
 
