@@ -166,6 +166,7 @@ def cmd_fixed_points(args):
     from .numerics.basins import basins
     from .numerics.equilibria import find_equilibria
     from .numerics.neuron_field import NeuronField
+    from .numerics.simulate import resolve_device
 
     ds = D.load(args.data)
     if args.g is None:
@@ -182,7 +183,7 @@ def cmd_fixed_points(args):
         if args.basins < 0:
             raise UsageError("--basins must be a positive number of starts")
         tb = time.perf_counter()
-        B = basins(field, result.equilibria, n=args.basins, seed=args.seed, device=_device(args.device))
+        B = basins(field, result.equilibria, n=args.basins, seed=args.seed, device=resolve_device(args.device))
         result.timing["basins_s"] = time.perf_counter() - tb
     result.timing["wall_s"] = time.perf_counter() - t0
     payload = result.to_json()
@@ -207,16 +208,6 @@ def cmd_fixed_points(args):
         lines.append(f"  neutral: {ns['kind']}" + (f" (exists: {ns['exists']})" if "exists" in ns else ""))
     lines += [f"  note: {n}" for n in result.notes]
     _emit(args, payload, "\n".join(lines))
-
-
-def _device(name):
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available")
-    return name
 
 
 def _sign(value):

@@ -185,13 +185,12 @@ class Basins:
     fractions: list  # per equilibrium: fraction of all starts
     flow: Flow
     starts: np.ndarray  # (N, d)
+    fraction_to_stable: float  # of the settled starts, those that end at a stable equilibrium
 
     def to_json(self) -> dict:
         return {"n": self.n, "counts": self.counts,
                 "fraction_converged_to_stable": self.fraction_to_stable,
                 "fractions": self.fractions}
-
-    fraction_to_stable: float = float("nan")
 
 
 def basins(f: NeuronField, equilibria, n: int = 2000, seed: int = 0, kind: str = "init",
@@ -216,10 +215,9 @@ def basins(f: NeuronField, equilibria, n: int = 2000, seed: int = 0, kind: str =
     counts["converged_unassigned"] = int((conv & (assigned < 0)).sum())
     stable = np.array([e.stable for e in equilibria], dtype=bool)
     to_stable = conv & (assigned >= 0) & (stable[np.maximum(assigned, 0)] if len(Z) else False)
-    out = Basins(len(z0), counts, assigned, dmin, fractions, flow, z0)
     settled = conv | (flow.status == "unconverged")
-    out.fraction_to_stable = float(to_stable.sum() / max(settled.sum(), 1))
-    return out
+    return Basins(len(z0), counts, assigned, dmin, fractions, flow, z0,
+                  float(to_stable.sum() / max(settled.sum(), 1)))
 
 
 def expected_attractor_count(fractions, h) -> float:

@@ -51,27 +51,37 @@ class Dataset:
         return {"p": self.p, "d": self.d, "fraction_positive": float((self.y > 0).mean()), **self.meta}
 
 
+def check_inputs(X, error=DataError) -> np.ndarray:
+    """Validate and convert inputs to X (p, d) float64: numeric, 2-d, non-empty, finite.
+
+    ``error`` is the exception class to raise (each caller names its own domain)."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiu":
+        raise error(f"X must be a numeric array, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise error(f"X must have shape (p, d), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise error(f"empty dataset: X has shape {X.shape}, so p = {X.shape[0]}, d = {X.shape[1]}")
+    X = X.astype(np.float64)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise error(f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
+    return X
+
+
 def check_arrays(X, y) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert to X (p, d) float64, y (p,) float64 in {-1, +1}."""
-    X = np.asarray(X)
+    X = check_inputs(X)
     y = np.asarray(y)
-    if X.dtype.kind not in "fiu" or y.dtype.kind not in "fiu":
-        raise DataError(f"X and y must be numeric arrays, got dtypes {X.dtype} and {y.dtype}")
-    if X.ndim != 2:
-        raise DataError(f"X must have shape (p, d), got shape {X.shape}")
+    if y.dtype.kind not in "fiu":
+        raise DataError(f"y must be a numeric array, got dtype {y.dtype}")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"y must have shape (p,), got shape {y.shape}")
     if X.shape[0] != y.shape[0]:
         raise DataError(f"X has {X.shape[0]} points but y has {y.shape[0]} labels")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise DataError(f"empty dataset: X has shape {X.shape}")
-    X = X.astype(np.float64)
     y = y.astype(np.float64)
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
     bad = ~np.isin(y, (-1.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

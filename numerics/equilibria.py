@@ -23,7 +23,6 @@ too large (``max_vertices``), a sampling fallback runs and the result says ``com
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -166,7 +165,6 @@ class _Candidates:
     w: list = field(default_factory=list)  # (n, r)
     surfaces: list = field(default_factory=list)  # list of index arrays into the reduced points
     lam: list = field(default_factory=list)
-    active: list = field(default_factory=list)  # (n, q) bool
 
 
 def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
@@ -314,7 +312,6 @@ def _enumerate(f: NeuronField, red: _Reduced, tol: float, progress=None):
             found.w.append(wv[i])
             found.surfaces.append(Dr[idx[i]][in_S].copy())
             found.lam.append(lam[idx[i]].copy())
-            found.active.append(expected[i] & ~on[i])
 
     for B in arr.vertices():
         n = len(B.vertex)
@@ -451,15 +448,15 @@ def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
     arg = f.argument(z[None])[0]
     on = np.zeros(f.p, dtype=bool)
     on[surf_idx] = True
-    weights = (arg > 0).astype(np.float64)
-    weights[on] = 0.0
-    weights[surf_idx] = lam if len(surf_idx) else weights[surf_idx]
+    active = (arg > 0) & ~on
+    weights = active.astype(np.float64)
+    weights[surf_idx] = lam
     G, m = f.weights(weights[None])
     G, m = float(G[0]), m[0]
     J = f.region_jacobian(z, G, m)
     if len(surf_idx) == 0:
         eig = np.linalg.eigvals(J)
-        return dict(G=G, m=m, eigenvalues=eig, attracting=True, unique=True,
+        return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, attracting=True, unique=True,
                     stable=bool((eig.real < 0).all()), type=_type(eig, True))
     k = len(surf_idx)
     n = f.normals(z, surf_idx)  # (k, d)
@@ -481,7 +478,8 @@ def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
     attracting = _attracting(c, C, np.abs(f.g[surf_idx]))
     stable = bool(attracting and (eig.real < 0).all())
     kind = _type(eig, attracting) if attracting else "repelling sliding"
-    return dict(G=G, m=m, eigenvalues=eig, attracting=attracting, unique=bool(unique), stable=stable, type=kind)
+    return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, attracting=attracting,
+                unique=bool(unique), stable=stable, type=kind)
 
 
 def _attracting(c, C, weights=None) -> bool:
@@ -617,7 +615,7 @@ def find_equilibria(f: NeuronField, *, tol: float = 1e-9, max_vertices: int = MA
             from .sampling import sample_candidates
 
             extra = sample_candidates(f, red, tol, fallback_samples, seed)
-            for key in ("w", "surfaces", "lam", "active"):
+            for key in ("w", "surfaces", "lam"):
                 getattr(found, key).extend(getattr(extra, key))
         counts.update({k: v for k, v in info.items() if k not in ("dead_point",)})
     t1 = time.perf_counter()
@@ -648,11 +646,8 @@ def _build(f, red, found: _Candidates, tol) -> list[Equilibrium]:
         order = np.argsort(surf)
         surf, lam_full = surf[order], lam_full[order]
         info = _classify(f, z, surf, lam_full, tol)
-        arg = f.argument(z[None])[0]
-        active = np.flatnonzero(arg > 0)
-        active = np.setdiff1d(active, surf)
         eqs.append(Equilibrium(z=z, kind="sliding" if len(surf) else "regular", surfaces=surf.tolist(),
-                               active=active.tolist(), lam=lam_full.tolist(), **info))
+                               lam=lam_full.tolist(), **info))
     # stable first, then by distance from the origin: a stable order for reports and tests
     eqs.sort(key=lambda e: (not e.stable, e.kind, float(np.linalg.norm(e.z))))
     return eqs

@@ -21,6 +21,7 @@ from ..theory import symbols as S
 from ..theory import vectors as V
 from ..theory.compile import InputError, compile_expression
 from ..theory.derived import derive
+from .data import check_inputs
 
 
 class FieldError(ValueError):
@@ -35,18 +36,10 @@ class NeuronField:
     sign_beta: int = 1
 
     def __post_init__(self):
-        X = np.asarray(self.X, dtype=np.float64)
+        X = check_inputs(self.X, FieldError)
         g = np.asarray(self.g, dtype=np.float64)
-        if X.ndim != 2:
-            raise FieldError(f"X must have shape (p, d), got {X.shape}")
-        if X.shape[0] == 0:
-            raise FieldError("the training set is empty (p = 0)")
-        if X.shape[1] == 0:
-            raise FieldError("the inputs have dimension d = 0")
         if g.shape != (X.shape[0],):
             raise FieldError(f"g must have shape (p,) = ({X.shape[0]},), got {g.shape}")
-        if not np.isfinite(X).all():
-            raise FieldError("X contains NaN or infinite values")
         if not np.isfinite(g).all():
             raise FieldError("g contains NaN or infinite values")
         for name in ("sign_b", "sign_beta"):

@@ -19,14 +19,12 @@ def phase_portrait(result, path, basins=None, grid: int = 41, extent: float | No
     R = extent or 1.2 * max(float(np.abs(np.array(pts)).max()), f.scale)
     fig, ax = plt.subplots(figsize=(7.5, 7))
     if basins is not None:
-        z0 = np.asarray(basins.flow.endpoints)  # colour starts by their attractor
-        starts = basins.starts
+        starts = basins.starts  # coloured by the attractor they end at
         colours = np.where(basins.assigned >= 0, basins.assigned, -1)
         cmap = plt.get_cmap("tab20")
         keep = (np.abs(starts) <= R).all(1)
         ax.scatter(starts[keep, 0], starts[keep, 1], s=4, alpha=0.5,
                    c=[cmap(c % 20) if c >= 0 else (0.7, 0.7, 0.7, 1) for c in colours[keep]], zorder=1)
-        del z0
     u = np.linspace(-R, R, grid)
     Z = np.stack(np.meshgrid(u, u), -1).reshape(-1, 2)
     Z[np.linalg.norm(Z, axis=1) == 0] = 1e-9  # z = 0 has no neuron

@@ -62,7 +62,6 @@ def sample_candidates(f, red, tol, n, seed):
             out.w.append(got[0])
             out.surfaces.append(np.asarray(surfaces, dtype=int))
             out.lam.append(got[1])
-            out.active.append(active)
 
     # (1) regions of random points (in w, where regions are cells of the arrangement)
     spread = 1.0 / np.linalg.norm(xr, axis=1).min()
