@@ -284,7 +284,10 @@ def bench_fixed_points(quick: bool = False, device: str | None = None) -> dict:
             "device": "cpu", "cases": cases, "ratio": head["found"] / max(1, head["alternative_found"])}
 
 
-BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed-points": bench_fixed_points}
+from .bench_ntk import bench_ntk  # noqa: E402  (it uses the timing helpers above)
+
+BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed-points": bench_fixed_points,
+              "ntk": bench_ntk}
 
 
 def run_benchmark(name: str, quick: bool = False, device: str | None = None) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import ensemble as En
-from ..theory.derived import derive
+from .ntk import empirical_ntk
 
 SCALARS = ("t", "steps", "rejected", "forced", "train_loss", "train_error", "test_loss", "test_error",
            "min_margin", "rel_change_omega", "rel_change", "attractors", "active_neurons", "rms_parallel",
@@ -64,8 +64,11 @@ class Observables:
         nbytes = (p + 7) // 8
         a["patterns"] = np.zeros((E, K, self.tracked, nbytes), np.uint8)
         a["final_patterns"] = np.zeros((E, self.tracked, nbytes), np.uint8)
-        if cfg.ntk:
+        if cfg.ntk:  # in NTK scaling (h times the finite NTK of f), as numerics.ntk
             a["ntk"], a["final_ntk"] = nan(E, K, p, p), nan(E, p, p)
+        # every neuron's parameters at the stop: the end-of-training NTK and representations need them
+        # ("all": b and beta alone are those of the tracked neurons)
+        a["final_all_omega"], a["final_all_b"], a["final_all_beta"] = nan(E, cfg.h, d), nan(E, cfg.h), nan(E, cfg.h)
         self.arrays = a
 
     def record(self, nets, ks, th, th0, m, mtest, alpha, X, t, steps, rejected, forced):
@@ -98,10 +101,12 @@ class Observables:
         arrays = {k: v.detach().double().cpu().numpy() for k, v in arrays.items()}
         arrays["patterns"] = np.packbits(active[:, : self.tracked], axis=2)
         if self.cfg.ntk:
-            K = derive("ntk-finite").compile("torch", "Theta")
-            arrays["ntk"] = np.stack([K(omega=th.omega[i], b=th.b[i], beta=th.beta[i], x=X, xp=X).double().cpu().numpy()
+            arrays["ntk"] = np.stack([empirical_ntk(th.omega[i], th.b[i], th.beta[i], X).double().cpu().numpy()
                                       for i in range(th.E)])
         a = self.arrays
+        if ks is None:
+            for name in ("omega", "b", "beta"):
+                a[f"final_all_{name}"][nets] = getattr(th, name).detach().double().cpu().numpy()
         for i, e in enumerate(nets):
             for name, v in {**values, **arrays}.items():
                 if ks is None:

@@ -160,6 +160,16 @@ class SimulationResult:
             })
         return rows
 
+    def params(self, e: int = 0, final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(omega (h, d), b (h,), beta (h,)) of network e at its stop, or at initialisation."""
+        if not 0 <= e < len(self.stop_reason):
+            raise SimulationError(f"network index {e} out of range: the run has {len(self.stop_reason)} networks")
+        if final:
+            return tuple(self.arrays[f"final_all_{name}"][e] for name in ("omega", "b", "beta"))
+        seed, _ = self.config.networks()[e]
+        theta0 = En.init_ensemble([seed], self.config.h, self.config.d)
+        return tuple(t[0].numpy() for t in (theta0.omega, theta0.b, theta0.beta))
+
     def to_json(self) -> dict:
         return {"name": "simulate", "config": asdict(self.config), "device": self.device, "out": self.out,
                 "wall_s": self.wall_s, "checkpoint_times": self.arrays["t_checkpoints"].tolist(),

@@ -174,7 +174,8 @@ def test_float32_runs():
 @pytest.mark.parametrize("loss", ["hinge", "mse"])
 def test_lazy_network_agrees_with_its_ntk_kernel_machine(loss):
     """At large alpha the trained network is the kernel machine of its NTK at initialisation."""
-    from lazyrich.numerics.kernels import empirical_ntk, kernel_gradient_flow
+    from lazyrich.numerics.kernel_machines import kernel_gradient_flow
+    from lazyrich.numerics.ntk import empirical_ntk
 
     cfg = small(h=256, alphas=(1e5,), t_max=3.0, t_first=0.1, checkpoints=4, tol_output=1e-3, loss=loss, ptest=50)
     res = Sm.simulate(cfg, progress=False)
@@ -182,7 +183,7 @@ def test_lazy_network_agrees_with_its_ntk_kernel_machine(loss):
     P = N.init_params(cfg.h, cfg.d, seed=0)
     X, Xt = torch.as_tensor(train.X), torch.as_tensor(test.X)
     kf = kernel_gradient_flow(empirical_ntk(*P.tuple(), X).numpy(), train.y, res.arrays["t_checkpoints"], loss,
-                              scale=cfg.h, K_test=empirical_ntk(*P.tuple(), Xt, X).numpy(), tol=1e-3)
+                              K_test=empirical_ntk(*P.tuple(), Xt, X).numpy(), tol=1e-3)
     assert np.abs(res.arrays["margins"][0] - kf["F_train"] * train.y).max() < 2e-3
     # on test points: the network's F there, against the kernel machine's prediction
     final = Sm._Run(cfg, train, test, torch.device("cpu"), torch.float64)

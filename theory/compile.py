@@ -368,6 +368,12 @@ def _torch_printer(funcs):
                 return f"{name}({', '.join(self._print(a) for a in expr.args)})"
             return super()._print_Function(expr)
 
+        def _print_Pow(self, expr, **kwargs):
+            # a constant power such as 1/pi: torch.pow(float, int) does not exist, a float does
+            if expr.is_number:
+                return repr(float(expr))
+            return super()._print_Pow(expr, **kwargs)
+
     return _Printer()
 
 

@@ -15,6 +15,7 @@ from functools import cache
 import sympy as sp
 
 from . import derivations as D
+from . import infinite_width as IW
 from . import losses as L
 from . import symbols as S
 from . import vectors as V
@@ -281,6 +282,63 @@ def _ntk_finite():
         "and b_n. With the time convention, dF(x)/dt = (h/p) sum_mu g_mu Theta(x, x_mu).")
 
 
+_KERNEL_ASSUMPTIONS = ("NTK scaling: f = (1/sqrt h) sum_n beta_n relu(omega_n.x/sqrt d + b_n)",
+                       "omega_n ~ N(0, I_d), b_n ~ N(0, 1), beta_n ~ N(0, 1), independent",
+                       "h -> infinity: the empirical kernel is the mean of h i.i.d. neuron terms, so it "
+                       "deviates from this limit by O(h^-1/2)",
+                       "the simulator's f has 1/h instead of 1/sqrt h: its finite NTK times h tends to "
+                       "this Theta, and dF/dt = (1/p) sum_mu g_mu h Theta_sim(x, x_mu)")
+
+
+def _kernel_equations(label, lhs, expr):
+    Sigma, ss, angle, _, _ = IW.infinite_width_kernels()
+    return (Equation("Sigma", r"\Sigma(\mathbf{x}_{\mu}, \mathbf{x}'_{\nu})", Sigma, text_lhs="Sigma"),
+            Equation("S", r"S = \sqrt{s^{2} s'^{2} - \Sigma^{2}}", ss, text_lhs="S"),
+            Equation("theta", r"\theta", angle, text_lhs="theta"),
+            Equation(label, lhs, expr, text_lhs=label))
+
+
+def _nngp():
+    return Derived(
+        "nngp", "infinite-width NNGP kernel (arc-cosine kernel of order 1, with bias)",
+        _kernel_equations("K", r"K(\mathbf{x}_{\mu}, \mathbf{x}'_{\nu})", IW.infinite_width_kernels()[3]),
+        _KERNEL_ASSUMPTIONS,
+        "K = E[relu(u) relu(u')] for the Gaussian pair of pre-activations with covariance Sigma "
+        "and variances s^2 = |x|^2/d + 1, s'^2 = |x'|^2/d + 1; sympy integrates in polar "
+        "coordinates of the plane: K = (S + (pi - theta) Sigma)/(2 pi) with s s' cos(theta) = Sigma, "
+        "s s' sin(theta) = S. Inputs off the unit sphere enter through s and s' (the bias).")
+
+
+def _ntk_infinite():
+    return Derived(
+        "ntk-infinite", "infinite-width neural tangent kernel (with bias)",
+        _kernel_equations("Theta", r"\Theta_{\infty}(\mathbf{x}_{\mu}, \mathbf{x}'_{\nu})",
+                          IW.infinite_width_kernels()[4]),
+        _KERNEL_ASSUMPTIONS,
+        "The mean of the finite NTK term (ntk-finite) over the initialisation: the beta part gives "
+        "the NNGP K, the omega and b parts give E[step(u) step(u')] (x.x'/d + 1) = "
+        "(pi - theta)/(2 pi) Sigma. So Theta = (S + 2 (pi - theta) Sigma)/(2 pi).")
+
+
+def _ntk_compressed():
+    par, perp = IW.compressed_ntk()
+    return Derived(
+        "ntk-compressed", "NTK of a network whose weights lie in the informative subspace",
+        (Equation("Theta_par", r"\Theta^{\parallel}(\mathbf{x}^{\parallel}_{\mu}, \mathbf{x}'^{\parallel}_{\nu})",
+                  par, ("n",), text_lhs="Theta_par"),
+         Equation("Theta_perp", r"\Theta^{\perp}(\mathbf{x}^{\parallel}_{\mu}, \mathbf{x}'^{\parallel}_{\nu})",
+                  perp, ("n",), text_lhs="Theta_perp")),
+        ("sigma = ReLU, Theta(0) = 0", "omega_n.x_perp = 0 for every neuron (a compressed network)",
+         "x = x_par + x_perp with x_par in the informative subspace and x_perp orthogonal to it"),
+        "Theta(x, x') = Theta_par(x_par, x'_par) + Theta_perp(x_par, x'_par) x_perp.x'_perp, both "
+        "coefficients depending on the informative coordinates only. When x_perp is independent of "
+        "x_par with E[x_perp] = 0 and E[x_perp x_perp^T] = c P_perp, the kernel operator maps "
+        "phi(x_par) to a function of x_par (the x_perp term averages out) and phi(x_par) u.x_perp "
+        "(u orthogonal to the subspace) to c (T_perp phi)(x_par) u.x_perp. Its eigenfunctions are "
+        "two families: phi1(x_par), eigenfunctions of Theta_par, and phi2(x_par) u.x_perp, with "
+        "phi2 an eigenfunction of c Theta_perp, each with multiplicity d - d_par.")
+
+
 def _loss_weight():
     return Derived(
         "loss-weight", "per-point weight g = -l'(m) y for each loss",
@@ -303,6 +361,9 @@ CATALOGUE = {
     "inversion": _inversion,
     "sliding-equilibrium": _sliding,
     "ntk-finite": _ntk_finite,
+    "nngp": _nngp,
+    "ntk-infinite": _ntk_infinite,
+    "ntk-compressed": _ntk_compressed,
     "loss-weight": _loss_weight,
 }
 

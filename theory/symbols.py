@@ -53,3 +53,10 @@ nu_idx = sp.Symbol("nu", integer=True, positive=True)
 SUM_INDEX = {"n": (n_idx, h), "mu": (mu_idx, p)}
 
 GLOBALS = (alpha, p, h, d, softness)
+
+# compressed coordinates: a point split into its informative part (the subspace the weights live
+# in, x_1 for the stripe) and the rest; both parts are vectors of the full dimension d
+x_par = vector("x_par", r"\mathbf{x}^{\parallel}_{\mu}", ("mu",))
+x_perp = vector("x_perp", r"\mathbf{x}^{\perp}_{\mu}", ("mu",))
+xp_par = vector("xp_par", r"\mathbf{x}'^{\parallel}_{\nu}", ("nu",))
+xp_perp = vector("xp_perp", r"\mathbf{x}'^{\perp}_{\nu}", ("nu",))

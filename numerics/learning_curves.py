@@ -1,0 +1,253 @@
+"""Learning curves: test error against p over seeds for networks and kernels, and power-law fits.
+
+Each seed is a new training set (data seed = seed) and a new network initialisation; the test
+set is the simulator's (an independent sample of size ptest). Methods:
+
+- ``lazy``, ``feature``: the network trained by the simulator at alpha_lazy / alpha_feature
+  (both alphas share one ensemble run per (p, seed));
+- ``svc-ntk``: SVC with the infinite-width NTK at initialisation (the talk's kernel baseline);
+- ``kernel-ntk``: the kernel gradient flow with the same loss as the networks, infinite-width NTK
+  (what the lazy network tends to at large alpha and width);
+- ``knn``: 5-nearest neighbours on the inputs.
+
+Every finished (method, p, seed) is appended to ``records.jsonl`` in the output folder at once,
+so an interrupted run resumes where it stopped. :func:`fit_power_law` fits eps = A p^-beta by
+least squares on log(mean error) against log p, with bootstrap confidence intervals over seeds.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import json
+import math
+from pathlib import Path
+import time
+
+import numpy as np
+
+METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature")
+
+
+class LearningCurveError(ValueError):
+    """Bad settings for a learning curve."""
+
+
+@dataclass
+class LearningCurveConfig:
+    data: str = "stripe"
+    d: int = 5
+    ps: tuple = (32, 64, 128, 256)
+    ptest: int = 2048
+    seeds: tuple = (0, 1, 2, 3)
+    methods: tuple = ("knn", "svc-ntk", "lazy", "feature")
+    h: int = 256
+    alpha_lazy: float = 1e3
+    alpha_feature: float = 1e-2
+    loss: str = "hinge"
+    t_max: float = 1e3  # flow time for networks and the kernel flow
+    max_wall: float | None = 60.0  # seconds per network ensemble
+    C: float = 1e4  # SVC
+    k: int = 5  # kNN
+    device: str = "auto"
+    bootstrap: int = 1000
+    extra: dict = field(default_factory=dict)  # further SimulationConfig settings for the networks
+
+    def validate(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise LearningCurveError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        if not self.methods:
+            raise LearningCurveError("no methods given")
+        if not self.ps or any(int(p) < 2 for p in self.ps):
+            raise LearningCurveError(f"ps must be training-set sizes >= 2, got {list(self.ps)}")
+        if not self.seeds:
+            raise LearningCurveError("seeds is empty")
+        if self.ptest < 1:
+            raise LearningCurveError(f"ptest must be positive, got {self.ptest}")
+        if self.data not in ("stripe", "sphere", "cylinder"):
+            raise LearningCurveError(f"data must be stripe, sphere or cylinder, got {self.data!r}")
+        return self
+
+
+def _key(method, p, seed) -> str:
+    return f"{method}|{p}|{seed}"
+
+
+def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
+    from .simulate import SimulationConfig
+
+    return SimulationConfig(data=cfg.data, d=cfg.d, p=p, ptest=cfg.ptest, data_seed=seed, h=cfg.h,
+                            alphas=tuple(alphas), loss=cfg.loss, seeds=(seed,), device=cfg.device,
+                            t_max=cfg.t_max, max_wall=cfg.max_wall, checkpoints=4, track_neurons=1,
+                            **cfg.extra)
+
+
+def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:
+    """Test errors of ``methods`` on the training set of (p, seed)."""
+    from .kernel_machines import classification_error, kernel_gradient_flow, knn_predict, svc_decision
+    from .ntk import analytic_kernel
+    from .simulate import build_datasets, simulate
+
+    sim_cfg = _sim_config(cfg, p, seed, [cfg.alpha_lazy])
+    train, test = build_datasets(sim_cfg)
+    rows = []
+
+    def row(method, test_error, train_error, t0, **extra):
+        rows.append({"method": method, "p": p, "seed": seed, "test_error": float(test_error),
+                     "train_error": None if train_error is None else float(train_error),
+                     "seconds": time.perf_counter() - t0, **extra})
+
+    if "knn" in methods:
+        t0 = time.perf_counter()
+        row("knn", classification_error(knn_predict(train.X, train.y, test.X, cfg.k), test.y), None, t0)
+    if "svc-ntk" in methods or "kernel-ntk" in methods:
+        t0 = time.perf_counter()
+        K, Kt = analytic_kernel(train.X).numpy(), analytic_kernel(test.X, train.X).numpy()
+        if "svc-ntk" in methods:
+            row("svc-ntk", classification_error(svc_decision(K, train.y, Kt, cfg.C), test.y),
+                classification_error(svc_decision(K, train.y, K, cfg.C), train.y), t0)
+        if "kernel-ntk" in methods:
+            t0 = time.perf_counter()
+            flow = kernel_gradient_flow(K, train.y, [cfg.t_max], cfg.loss, K_test=Kt)
+            row("kernel-ntk", classification_error(flow["F_test"][-1], test.y),
+                classification_error(flow["F_train"][-1], train.y), t0, steps=flow["steps"])
+    regimes = [(m, a) for m, a in (("lazy", cfg.alpha_lazy), ("feature", cfg.alpha_feature)) if m in methods]
+    if regimes:
+        t0 = time.perf_counter()
+        res = simulate(_sim_config(cfg, p, seed, [a for _, a in regimes]), progress=False, datasets=(train, test))
+        for e, (method, alpha) in enumerate(regimes):
+            net = res.networks()[e]
+            row(method, net["test_error"], net["train_error"], t0, alpha=alpha, stop_reason=net["stop_reason"],
+                t=net["t"], rel_change_omega=net["rel_change_omega"])
+    return rows
+
+
+def load_records(out, repair: bool = False) -> list[dict]:
+    """The finished runs in ``out``/records.jsonl. A line cut by a kill is skipped (that run is
+    redone); with ``repair`` the file is rewritten without it, atomically, so that new lines
+    are not appended to a fragment."""
+    path = Path(out) / "records.jsonl"
+    if not path.exists():
+        return []
+    rows, lines = [], path.read_text().splitlines()
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if repair and (len(rows) != len(lines) or not path.read_text().endswith("\n")) and lines:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(path)
+    return rows
+
+
+def learning_curve(cfg: LearningCurveConfig, out=None, progress: bool = True) -> dict:
+    """Run every (p, seed) cell, skipping those already in ``out``/records.jsonl; fit and return.
+
+    Returns {"config", "records", "fits": {method: fit}} (see :func:`fit_power_law`).
+    """
+    cfg.validate()
+    out = Path(out) if out is not None else None
+    done = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        saved = out / "config.json"
+        settings = {k: v for k, v in asdict(cfg).items() if k not in ("ps", "seeds", "methods", "bootstrap",
+                                                                     "device", "max_wall")}
+        if saved.exists():
+            before = json.loads(saved.read_text())
+            changed = sorted(k for k in settings if before.get(k) != json.loads(json.dumps(settings[k])))
+            if changed:
+                raise LearningCurveError(f"{out} holds a learning curve with other settings ({', '.join(changed)}): "
+                                         "choose another --out")
+        saved.write_text(json.dumps(settings, indent=1))
+        done = {_key(r["method"], r["p"], r["seed"]): r for r in load_records(out, repair=True)}
+    cells = [(int(p), int(s)) for p in cfg.ps for s in cfg.seeds]
+    todo = [(p, s, [m for m in cfg.methods if _key(m, p, s) not in done]) for p, s in cells]
+    todo = [c for c in todo if c[2]]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(todo, desc="learning curve", unit="cell", disable=not progress)
+    for p, seed, methods in bar:
+        bar.set_postfix(p=p, seed=seed)
+        for r in _run_cell(cfg, p, seed, methods):
+            done[_key(r["method"], r["p"], r["seed"])] = r
+            if out is not None:
+                with open(out / "records.jsonl", "a") as f:  # one line per finished run: nothing lost on a kill
+                    f.write(json.dumps(r) + "\n")
+    records = [done[_key(m, int(p), int(s))] for m in cfg.methods for p in cfg.ps for s in cfg.seeds]
+    fits = {m: fit_power_law([r["p"] for r in records if r["method"] == m],
+                             [r["test_error"] for r in records if r["method"] == m],
+                             [r["seed"] for r in records if r["method"] == m], cfg.bootstrap)
+            for m in cfg.methods}
+    result = {"name": "learning-curve", "config": asdict(cfg), "records": records, "fits": fits}
+    if out is not None:
+        (out / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _slope(logp, logeps):
+    A = np.stack([np.ones_like(logp), logp], 1)
+    coef, *_ = np.linalg.lstsq(A, logeps, rcond=None)
+    return coef  # (log prefactor, -beta)
+
+
+def fit_power_law(p, error, seeds=None, bootstrap: int = 1000, rng_seed: int = 0) -> dict:
+    """Fit eps = A p^-beta to the mean test error over seeds at each p; bootstrap over seeds.
+
+    Sizes whose mean error is 0 cannot enter a log fit and are left out (reported in
+    ``excluded_p``). Returns {"beta", "prefactor", "beta_ci" (95 %), "p", "mean_error",
+    "sem_error", "excluded_p", "points"}; beta is None when fewer than two sizes remain.
+    """
+    p, error = np.asarray(p, dtype=np.float64), np.asarray(error, dtype=np.float64)
+    if p.shape != error.shape:
+        raise LearningCurveError(f"p and error differ in length: {p.shape} and {error.shape}")
+    sizes = np.unique(p)
+    groups = [error[p == s] for s in sizes]
+    mean = np.array([g.mean() for g in groups])
+    sem = np.array([g.std(ddof=1) / math.sqrt(g.size) if g.size > 1 else float("nan") for g in groups])
+    ok = mean > 0
+    base = {"p": sizes.tolist(), "mean_error": mean.tolist(), "sem_error": [None if math.isnan(s) else s for s in sem],
+            "excluded_p": sizes[~ok].tolist(), "points": int(error.size)}
+    if ok.sum() < 2:
+        return {**base, "beta": None, "prefactor": None, "beta_ci": None}
+    c0, c1 = _slope(np.log(sizes[ok]), np.log(mean[ok]))
+    rng = np.random.default_rng(rng_seed)
+    betas = []
+    for _ in range(bootstrap):
+        resampled = np.array([rng.choice(g, g.size).mean() for g in groups])
+        good = ok & (resampled > 0)
+        if good.sum() >= 2:
+            betas.append(-_slope(np.log(sizes[good]), np.log(resampled[good]))[1])
+    ci = [float(np.percentile(betas, 2.5)), float(np.percentile(betas, 97.5))] if betas else None
+    return {**base, "beta": float(-c1), "prefactor": float(math.exp(c0)), "beta_ci": ci}
+
+
+def plot_learning_curves(result: dict, path) -> str:
+    """Mean test error against p (log-log) with the standard error, and each method's fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for i, (method, fit) in enumerate(result["fits"].items()):
+        colour = f"C{i}"
+        sizes, mean = np.array(fit["p"]), np.array(fit["mean_error"])
+        sem = np.array([np.nan if s is None else s for s in fit["sem_error"]])
+        pos = mean > 0
+        ax.errorbar(sizes[pos], mean[pos], yerr=np.nan_to_num(sem[pos]), fmt="o", color=colour, capsize=3)
+        label = method
+        if fit["beta"] is not None:
+            grid = np.geomspace(sizes.min(), sizes.max(), 50)
+            ax.plot(grid, fit["prefactor"] * grid ** -fit["beta"], "-", color=colour)
+            ci = fit["beta_ci"]
+            label += rf"  $\beta$ = {fit['beta']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+        ax.plot([], [], "o-", color=colour, label=label)
+    ax.set(xscale="log", yscale="log", xlabel="p (training points)", ylabel="test error",
+           title=f"{result['config']['data']} model, d = {result['config']['d']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)
