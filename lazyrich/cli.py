@@ -210,6 +210,59 @@ def cmd_fixed_points(args):
     _emit(args, payload, "\n".join(lines))
 
 
+# ----------------------------------------------------------------------- continuation
+def cmd_continuation(args):
+    import numpy as np
+
+    from .numerics import data as D
+    from .numerics.continuation import continue_equilibria, point_path, weight_path
+
+    ds = D.load(args.data)
+
+    def weights(path, flag):
+        w = np.load(path)
+        if w.shape != (ds.p,):
+            raise UsageError(f"{flag} {path}: expected an array of shape ({ds.p},), got {w.shape}")
+        return w
+
+    g = ds.y if args.g is None else weights(args.g, "--g")  # default: every point in the hinge loss
+    if (args.point is None) == (args.g_to is None):
+        raise UsageError("give either --point I with --to X1,X2,... (a moving point) or --g-to WEIGHTS.npy")
+    if args.point is not None:
+        if args.to is None:
+            raise UsageError("--point needs --to X1,X2,... (where the point moves; --to=-1,2 for a leading minus)")
+        if not 0 <= args.point < ds.p:
+            raise UsageError(f"--point must be an index in [0, {ds.p}), got {args.point}")
+        to = _floats(args.to, "--to")
+        if len(to) != ds.d:
+            raise UsageError(f"--to needs d = {ds.d} numbers, got {len(to)}")
+        path = point_path(ds.X, g, args.point, to)
+    else:
+        if args.to is not None:
+            raise UsageError("--to goes with --point, not with --g-to")
+        path = weight_path(ds.X, g, weights(args.g_to, "--g-to"))
+    if not 0 < args.max_step <= 1:
+        raise UsageError(f"--max-step must lie in (0, 1], got {args.max_step}")
+    t0 = time.perf_counter()
+    fp, runs = continue_equilibria(path, args.sign_b, args.sign_beta,
+                                   which=None if args.equilibrium is None else [args.equilibrium],
+                                   max_step=args.max_step)
+    payload = {"data": str(args.data), "path": path.to_json(), "equilibria_at_start": len(fp.equilibria),
+               "continuations": [r.to_json() for r in runs], "wall_s": time.perf_counter() - t0}
+    lines = [f"{path.description}: {len(fp.equilibria)} equilibria at t = 0, following {len(runs)}"]
+    for r in runs:
+        where = "regular" if not r.surfaces[0] else f"sliding on {r.surfaces[0]}"
+        lines.append(f"equilibrium {r.index}: {where}, {r.type[0]}, z = {np.array2string(r.z[0], precision=5)}")
+        for e in r.events:
+            after = "" if e["after"] is None else \
+                f" -> {e['after']['kind']} {e['after']['surfaces']}, {'stable' if e['after']['stable'] else 'unstable'}"
+            lines.append(f"  t = {e['t']:.10f}  {e['type']}: {e['detail']}{after}")
+        end = f"reaches t = 1 at z = {np.array2string(r.z[-1], precision=5)} ({r.kind[-1]} {r.surfaces[-1]}, " \
+              f"{'stable' if r.stable[-1] else 'unstable'})" if r.end == "t = 1" else f"ends at t = {r.t[-1]:.10f}: {r.end}"
+        lines.append(f"  {end}")
+    _emit(args, payload, "\n".join(lines))
+
+
 def _sign(value):
     v = int(value)
     if v not in (1, -1):
@@ -356,6 +409,43 @@ def cmd_learning_curve(args):
     _emit(args, result, "\n".join(lines))
 
 
+# ---------------------------------------------------------------------------- validate
+def cmd_validate(args):
+    from pathlib import Path
+
+    from .numerics.simulate import resolve_device
+    from .validation.claim import Context, names, run_claims
+    from .validation.report import write_notes, write_report
+
+    if args.list:
+        from .validation.claim import REGISTRY
+
+        names()
+        _emit(args, {"claims": [{"name": c.name, "kind": c.kind, "statement": c.statement}
+                                for c in REGISTRY.values()]},
+              "\n".join(f"{c.name:20s} {c.kind:10s} {c.statement}" for c in REGISTRY.values()))
+        return 0
+    device = str(resolve_device(args.device))
+    ctx = Context(quick=args.quick, device=device, report_dir=Path(args.report), seed=args.seed)
+    started = time.time()
+    say = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    results = run_claims(args.names or None, ctx, progress=say)
+    meta = {"name": "validate", "quick": args.quick, "device": device, "seed": args.seed, "started": started,
+            "seconds": time.time() - started, "version": __import__("lazyrich").__version__}
+    files = write_report(results, meta, ctx.report_dir)
+    if args.notes:
+        files["notes"] = write_notes(results, meta, args.notes)
+    payload = {"claims": [{k: r.to_json()[k] for k in ("name", "kind", "verdict", "passed", "measured", "predicted",
+                                                         "tolerance", "figure")} for r in results],
+               "report": files, "seconds": meta["seconds"], "quick": args.quick, "device": device}
+    lines = [f"{r.name:20s} {r.kind:10s} {r.verdict:13s} {'passed' if r.passed else 'NOT PASSED'}  {r.summary}"
+             for r in results] + [f"report: {files['markdown']} ({files['html']})"]
+    _emit(args, payload, "\n".join(lines))
+    failed = any(not r.passed for r in results)
+    refuted = any(r.kind == "empirical" and r.verdict == "refuted" for r in results)
+    return 1 if failed or (args.strict and refuted) else 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from .theory.derived import names
@@ -446,6 +536,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_fixed_points)
 
+    p = sub.add_parser("continuation", help="follow equilibria of dz/dt = F(z) while a data point or the loss weights move")
+    p.add_argument("data", help="an .npz data file (lazyrich data ...)")
+    p.add_argument("--sign-b", type=_sign, required=True, help="+1 or -1: the sign of the neurons' bias")
+    p.add_argument("--sign-beta", type=_sign, required=True, help="+1 or -1: the sign of the output weight")
+    p.add_argument("--g", default=None, help="loss weights g at the start (.npy, shape (p,)); default g = y")
+    p.add_argument("--point", type=int, default=None, help="index of the training point that moves")
+    p.add_argument("--to", default=None, help="where it moves: X1,X2,... (d numbers; --to=-1,2 for a leading minus)")
+    p.add_argument("--g-to", default=None, help="loss weights at the end (.npy, shape (p,)): g moves linearly")
+    p.add_argument("--equilibrium", type=int, default=None,
+                   help="index in the fixed-points list at the start (default: every stable one)")
+    p.add_argument("--max-step", type=float, default=0.02, help="largest step of the path parameter t in [0, 1]")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_continuation)
+
     p = sub.add_parser("ntk", help="the NTK (or NNGP) Gram matrix of a dataset: infinite width or a finite network")
     p.add_argument("data", help=".npz with X and y (lazyrich data ...)")
     _kernel_flags(p)
@@ -470,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ptest", type=int, default=2048)
     p.add_argument("--seeds", default="0:4", help="0:8, 0,3,5 or 7: each seed is a new training set and network")
     p.add_argument("--methods", default="knn,svc-ntk,lazy,feature",
-                   help="comma-separated: knn, svc-ntk, kernel-ntk, lazy, feature")
+                   help="comma-separated: knn, svc-ntk, kernel-ntk, lazy, feature, svc-final "
+                        "(SVC with the feature network's NTK at the end of training)")
     p.add_argument("--h", type=int, default=256, help="width of the networks")
     p.add_argument("--alpha-lazy", type=float, default=1e3)
     p.add_argument("--alpha-feature", type=float, default=1e-2)
@@ -483,6 +588,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", default=None, help="plot the curves and fits")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_learning_curve)
+
+    p = sub.add_parser("validate", help="run the claims: theory against simulation, with a report and figures")
+    p.add_argument("names", nargs="*", help="claims to run (default: all; --list shows them)")
+    p.add_argument("--quick", action="store_true", help="reduced sizes: every claim on a CPU in minutes")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--report", default="validation-report", help="folder for report.md/.html, results.json, PNGs")
+    p.add_argument("--strict", action="store_true", help="also exit non-zero when an empirical claim is refuted")
+    p.add_argument("--notes", default=None, help="also write NOTES/validation.md from this report (e.g. notes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="benchmark lazyrich against the obvious alternative")
     p.add_argument("name")

@@ -8,7 +8,9 @@ set is the simulator's (an independent sample of size ptest). Methods:
 - ``svc-ntk``: SVC with the infinite-width NTK at initialisation (the talk's kernel baseline);
 - ``kernel-ntk``: the kernel gradient flow with the same loss as the networks, infinite-width NTK
   (what the lazy network tends to at large alpha and width);
-- ``knn``: 5-nearest neighbours on the inputs.
+- ``knn``: 5-nearest neighbours on the inputs;
+- ``svc-final``: SVC with the empirical NTK of the feature network at the end of its training
+  (the talk: the end-of-training kernel performs as well as the network itself).
 
 Every finished (method, p, seed) is appended to ``records.jsonl`` in the output folder at once,
 so an interrupted run resumes where it stopped. :func:`fit_power_law` fits eps = A p^-beta by
@@ -24,7 +26,7 @@ import time
 
 import numpy as np
 
-METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature")
+METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature", "svc-final")
 
 
 class LearningCurveError(ValueError):
@@ -84,7 +86,7 @@ def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
 def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:
     """Test errors of ``methods`` on the training set of (p, seed)."""
     from .kernel_machines import classification_error, kernel_gradient_flow, knn_predict, svc_decision
-    from .ntk import analytic_kernel
+    from .ntk import analytic_kernel, empirical_ntk
     from .simulate import build_datasets, simulate
 
     sim_cfg = _sim_config(cfg, p, seed, [cfg.alpha_lazy])
@@ -110,14 +112,23 @@ def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict
             flow = kernel_gradient_flow(K, train.y, [cfg.t_max], cfg.loss, K_test=Kt)
             row("kernel-ntk", classification_error(flow["F_test"][-1], test.y),
                 classification_error(flow["F_train"][-1], train.y), t0, steps=flow["steps"])
-    regimes = [(m, a) for m, a in (("lazy", cfg.alpha_lazy), ("feature", cfg.alpha_feature)) if m in methods]
+    # the feature network is trained when it or its end-of-training kernel is asked for
+    wanted = set(methods) | ({"feature"} if "svc-final" in methods else set())
+    regimes = [(m, a) for m, a in (("lazy", cfg.alpha_lazy), ("feature", cfg.alpha_feature)) if m in wanted]
     if regimes:
         t0 = time.perf_counter()
         res = simulate(_sim_config(cfg, p, seed, [a for _, a in regimes]), progress=False, datasets=(train, test))
         for e, (method, alpha) in enumerate(regimes):
             net = res.networks()[e]
-            row(method, net["test_error"], net["train_error"], t0, alpha=alpha, stop_reason=net["stop_reason"],
-                t=net["t"], rel_change_omega=net["rel_change_omega"])
+            if method in methods:
+                row(method, net["test_error"], net["train_error"], t0, alpha=alpha, stop_reason=net["stop_reason"],
+                    t=net["t"], rel_change_omega=net["rel_change_omega"])
+            if method == "feature" and "svc-final" in methods:
+                t1 = time.perf_counter()
+                params = res.params(e, final=True)
+                K, Kt = empirical_ntk(*params, train.X).numpy(), empirical_ntk(*params, test.X, train.X).numpy()
+                row("svc-final", classification_error(svc_decision(K, train.y, Kt, cfg.C), test.y),
+                    classification_error(svc_decision(K, train.y, K, cfg.C), train.y), t1, alpha=alpha)
     return rows
 
 

@@ -98,11 +98,12 @@ def test_learning_curve_resumes_without_losing_or_repeating(tmp_path):
 
 
 def test_learning_curve_with_networks():
-    cfg = LearningCurveConfig(d=3, ps=(16,), ptest=100, seeds=(0,), methods=("lazy", "feature", "kernel-ntk"), h=32,
+    cfg = LearningCurveConfig(d=3, ps=(16,), ptest=100, seeds=(0,), methods=("lazy", "feature", "kernel-ntk", "svc-final"), h=32,
                               alpha_feature=0.1, t_max=1.0, max_wall=None, bootstrap=10)
     rows = {r["method"]: r for r in learning_curve(cfg, progress=False)["records"]}
     assert rows["lazy"]["rel_change_omega"] < rows["feature"]["rel_change_omega"]
-    assert all(0 <= r["test_error"] <= 1 for r in rows.values())
+    assert all(0 <= r["test_error"] <= 1 for r in rows.values()) and set(rows) == set(cfg.methods)
+    assert rows["svc-final"]["train_error"] == 0  # the end-of-training kernel separates its training set
 
 
 def test_twonn_finds_the_dimension_of_a_flat_manifold():

@@ -1,0 +1,185 @@
+"""What a claim is, how it is run, and what it returns.
+
+A claim is a function ``run(ctx) -> Outcome`` registered with :func:`claim`, together with its
+statement in words and its kind:
+
+- ``identity``: must hold if lazyrich is right (a derived velocity against measured velocities,
+  an analytic kernel against an empirical one). Confirmed or refuted by a tolerance.
+- ``empirical``: a claim of the talk, which may turn out true or false (learning-curve
+  exponents, crossovers). Confirmed, refuted, or inconclusive when the statistics cannot decide.
+
+:func:`run_claims` runs the selected claims, catches a claim that crashes (it then "could not be
+evaluated": verdict inconclusive, ``passed`` false, the error recorded) and returns one
+:class:`ClaimResult` per claim. ``passed`` is true when an identity is confirmed or an
+empirical claim was evaluated, whatever its verdict.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import math
+from pathlib import Path
+import time
+import traceback
+from typing import Callable
+
+VERDICTS = ("confirmed", "refuted", "inconclusive")
+KINDS = ("identity", "empirical")
+
+
+@dataclass
+class Context:
+    quick: bool = True
+    device: str = "cpu"
+    report_dir: Path = Path("validation-report")
+    seed: int = 0
+    # relative perturbation of a claim's prediction, by claim name: the tests use it to prove that
+    # each identity can fail (a check that passes a wrong prediction checks nothing)
+    perturb: dict = field(default_factory=dict)
+
+    def perturbed(self, name: str, value):
+        return value * (1 + self.perturb.get(name, 0.0))
+
+    def figure(self, name: str) -> Path:
+        """Path of the PNG for figure ``name`` in the report folder."""
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        return self.report_dir / f"{name}.png"
+
+    def size(self, quick, full):
+        """The quick value (CPU, minutes) or the full one (sizes fit for a GPU)."""
+        return quick if self.quick else full
+
+
+@dataclass
+class Outcome:
+    """What a claim's function returns: the verdict and the numbers behind it."""
+
+    verdict: str
+    measured: object
+    predicted: object
+    tolerance: object
+    figure: str | None = None
+    summary: str = ""  # one or two sentences with the numbers, for the report
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclass
+class ClaimResult:
+    name: str
+    kind: str
+    statement: str
+    verdict: str
+    measured: object
+    predicted: object
+    tolerance: object
+    figure: str | None
+    summary: str
+    details: dict
+    seconds: float
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        if self.error is not None:
+            return False
+        return self.verdict == "confirmed" if self.kind == "identity" else True
+
+    def to_json(self) -> dict:
+        return _finite({**asdict(self), "passed": self.passed})
+
+
+def _finite(obj):
+    """JSON-safe: NaN and infinities become None, numpy scalars and arrays become lists."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return _finite(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    kind: str
+    statement: str
+    run: Callable[[Context], Outcome]
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def claim(name: str, kind: str, statement: str):
+    """Register ``run(ctx) -> Outcome`` as the claim ``name``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    def register(fn):
+        REGISTRY[name] = Claim(name, kind, " ".join(statement.split()), fn)
+        return fn
+
+    return register
+
+
+def verdict_within(measured: float, predicted: float, tolerance: float) -> str:
+    """An identity's verdict: |measured - predicted| <= tolerance."""
+    if measured is None or not math.isfinite(measured):
+        return "refuted"
+    return "confirmed" if abs(measured - predicted) <= tolerance else "refuted"
+
+
+def verdict_interval(low: float | None, high: float | None, threshold: float, above: bool = True) -> str:
+    """An empirical verdict from a confidence interval against a threshold.
+
+    Confirmed when the whole interval lies on the claimed side (above, or below), refuted when
+    it lies entirely on the other side, inconclusive when it straddles the threshold.
+    """
+    if low is None or high is None:
+        return "inconclusive"
+    if above:
+        return "confirmed" if low > threshold else "refuted" if high < threshold else "inconclusive"
+    return "confirmed" if high < threshold else "refuted" if low > threshold else "inconclusive"
+
+
+def names() -> list[str]:
+    from . import claims  # noqa: F401  (importing registers every claim)
+
+    return list(REGISTRY)
+
+
+def run_claims(selected=None, ctx: Context | None = None, progress=None) -> list[ClaimResult]:
+    """Run the claims named in ``selected`` (all by default), in registry order."""
+    ctx = ctx or Context()
+    available = names()
+    selected = list(selected) if selected else available
+    unknown = [n for n in selected if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown claim(s) {unknown}; choose from {', '.join(available)}")
+    results = []
+    for name in selected:
+        c = REGISTRY[name]
+        if progress is not None:
+            progress(f"{name} ...")
+        t0 = time.perf_counter()
+        try:
+            out = c.run(ctx)
+            res = ClaimResult(c.name, c.kind, c.statement, out.verdict, out.measured, out.predicted, out.tolerance,
+                              out.figure, out.summary, out.details, time.perf_counter() - t0)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a claim that crashes could not be evaluated: say so, run the others
+            res = ClaimResult(c.name, c.kind, c.statement, "inconclusive", None, None, None, None,
+                              f"could not be evaluated: {type(exc).__name__}: {exc}", {},
+                              time.perf_counter() - t0, error=traceback.format_exc(limit=5))
+        if progress is not None:
+            progress(f"{name}: {res.verdict}{'' if res.passed else ' (FAILED)'} in {res.seconds:.1f} s")
+        results.append(res)
+    return results
