@@ -139,7 +139,7 @@ def cmd_simulate(args):
         alphas=_floats(args.alpha, "--alpha"), loss=args.loss, seeds=_seeds(args.seeds), device=args.device,
         dtype=args.dtype, t_max=args.t_max, checkpoints=args.checkpoints, max_steps=args.max_steps,
         max_wall=args.max_wall, tol_output=args.tol_output, tol_angle=args.tol_angle,
-        track_neurons=args.track_neurons, ntk=args.ntk, test_file=args.test)
+        track_neurons=args.track_neurons, ntk=args.ntk, test_file=args.test, fix_orientation=args.fix_orientation)
     try:
         result = simulate(cfg, out=args.out, resume=args.resume, progress=None if not args.json else False)
     except KeyboardInterrupt:
@@ -515,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol-angle", type=float, default=0.05, help="largest 1 - cos between successive velocities")
     p.add_argument("--track-neurons", type=int, default=64, help="neurons whose z and patterns are saved")
     p.add_argument("--ntk", action="store_true", help="record the empirical NTK on the training set")
+    p.add_argument("--fix-orientation", action="store_true",
+                   help="keep every omega_n's direction fixed: only its norm, b and beta train")
     p.add_argument("--out", help="output folder (config.json, results.npz, result.json, state.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--json", action="store_true")
@@ -575,7 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0:4", help="0:8, 0,3,5 or 7: each seed is a new training set and network")
     p.add_argument("--methods", default="knn,svc-ntk,lazy,feature",
                    help="comma-separated: knn, svc-ntk, kernel-ntk, lazy, feature, svc-final "
-                        "(SVC with the feature network's NTK at the end of training)")
+                        "(SVC with the feature network's NTK at the end of training), feature-fixed (the feature "
+                        "network with the directions of its weights fixed)")
     p.add_argument("--h", type=int, default=256, help="width of the networks")
     p.add_argument("--alpha-lazy", type=float, default=1e3)
     p.add_argument("--alpha-feature", type=float, default=1e-2)

@@ -93,9 +93,14 @@ def loss_functions(loss: str):
     return ell, g
 
 
-def velocity(ens: Ensemble, X, y, f0, alpha, loss: str):
+def velocity(ens: Ensemble, X, y, f0, alpha, loss: str, fix_orientation: bool = False):
     """The parameter velocity -h grad L of every network, with the outputs and margins it used.
 
+    ``fix_orientation``: keep every omega_n on its initial line (only its norm, b and beta train):
+    the omega velocity is projected onto omega_n, so that an Euler step
+    omega + dt (v.w) w = (|omega| + dt v.w) w, with w = omega/|omega|, changes the norm only. This
+    is the flow of omega_n = s_n w_n with a trained scalar s_n and a fixed unit vector w_n: s_n
+    may pass through 0, and the direction then reverses (the flow crosses s = 0 transversally).
     Returns (velocity Ensemble, f (E, p), margins (E, p), g (E, p)).
     """
     _, gfun = loss_functions(loss)
@@ -108,9 +113,19 @@ def velocity(ens: Ensemble, X, y, f0, alpha, loss: str):
     scale = 1.0 / (alpha * p)  # (E,)
     gact = g[:, :, None] * (u > 0).to(u.dtype)  # (E, p, h): g_mu Theta(u)
     domega = torch.einsum("eph,pd->ehd", gact, X) * (ens.beta * scale[:, None] / math.sqrt(ens.d))[:, :, None]
+    if fix_orientation:
+        domega = _along(domega, ens.omega)
     db = gact.sum(1) * ens.beta * scale[:, None]
     dbeta = torch.einsum("ep,eph->eh", g, act) * scale[:, None]
     return Ensemble(domega, db, dbeta), f, m, g
+
+
+def _along(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """The component of v (E, h, d) along each omega_n; zero for a neuron with omega_n = 0,
+    which has no direction to keep."""
+    ww = (omega * omega).sum(-1, keepdim=True)
+    coef = (v * omega).sum(-1, keepdim=True) / ww.clamp_min(1e-300)
+    return torch.where(ww > 0, coef * omega, torch.zeros_like(v))
 
 
 def mean_loss(m: torch.Tensor, alpha: torch.Tensor, loss: str) -> torch.Tensor:

@@ -10,7 +10,10 @@ set is the simulator's (an independent sample of size ptest). Methods:
   (what the lazy network tends to at large alpha and width);
 - ``knn``: 5-nearest neighbours on the inputs;
 - ``svc-final``: SVC with the empirical NTK of the feature network at the end of its training
-  (the talk: the end-of-training kernel performs as well as the network itself).
+  (the talk: the end-of-training kernel performs as well as the network itself);
+- ``feature-fixed``: the network at alpha_feature with the direction of every omega_n fixed at
+  its initial value (``SimulationConfig.fix_orientation``: only the norms, b and beta train),
+  same seed and training set as ``feature``.
 
 Every finished (method, p, seed) is appended to ``records.jsonl`` in the output folder at once,
 so an interrupted run resumes where it stopped. :func:`fit_power_law` fits eps = A p^-beta by
@@ -18,7 +21,7 @@ least squares on log(mean error) against log p, with bootstrap confidence interv
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import json
 import math
 from pathlib import Path
@@ -26,7 +29,7 @@ import time
 
 import numpy as np
 
-METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature", "svc-final")
+METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature", "svc-final", "feature-fixed")
 
 
 class LearningCurveError(ValueError):
@@ -129,6 +132,13 @@ def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict
                 K, Kt = empirical_ntk(*params, train.X).numpy(), empirical_ntk(*params, test.X, train.X).numpy()
                 row("svc-final", classification_error(svc_decision(K, train.y, Kt, cfg.C), test.y),
                     classification_error(svc_decision(K, train.y, K, cfg.C), train.y), t1, alpha=alpha)
+    if "feature-fixed" in methods:
+        # fix_orientation is a setting of a whole run, so this network gets a run of its own
+        t0 = time.perf_counter()
+        fixed = replace(_sim_config(cfg, p, seed, [cfg.alpha_feature]), fix_orientation=True)
+        net = simulate(fixed, progress=False, datasets=(train, test)).networks()[0]
+        row("feature-fixed", net["test_error"], net["train_error"], t0, alpha=cfg.alpha_feature,
+            stop_reason=net["stop_reason"], t=net["t"], rel_change_omega=net["rel_change_omega"])
     return rows
 
 

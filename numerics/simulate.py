@@ -63,6 +63,9 @@ class SimulationConfig:
     grow: float = 2.0  # largest growth of the step after an accepted one
     track_neurons: int = 64  # neurons whose z and activation patterns are saved at checkpoints
     ntk: bool = False  # record the empirical NTK on the training set at checkpoints
+    # keep every omega_n on its initial line, train only its (signed) norm, b and beta: the talk's
+    # fixed-orientation networks, feature learning without the neurons' alignment (ensemble.velocity)
+    fix_orientation: bool = False
     test_file: str | None = None  # an .npz test set when data is a file
 
     def __post_init__(self):
@@ -100,6 +103,8 @@ class SimulationConfig:
             raise SimulationError(f"t_first ({self.t_first}) must be below t_max ({self.t_max})")
         if self.grow <= 1:
             raise SimulationError(f"grow must exceed 1, got {self.grow}")
+        if not isinstance(self.fix_orientation, (bool, np.bool_)):
+            raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
 
     def networks(self) -> list[tuple[int, float]]:
         """(seed, alpha) of every network, alpha-major."""
@@ -308,7 +313,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             full[live] = part
 
     try:
-        vel, f, m, _ = En.velocity(theta, run.X, run.y, f0, alpha, cfg.loss)
+        vel, f, m, _ = En.velocity(theta, run.X, run.y, f0, alpha, cfg.loss, cfg.fix_orientation)
         while live.numel():
             t, dt = run.t[live], run.dt[live]
             t_next = run.t_ckpt[run.next_k[live].clamp_max(K - 1)]
@@ -316,7 +321,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             t_target = torch.where(at_end, torch.full_like(t, cfg.t_max), t_next)
             step = torch.minimum(dt, t_target - t)
             new = theta.axpy(step.to(theta.omega.dtype), vel)
-            vel2, f2, m2, _ = En.velocity(new, run.X, run.y, f0, alpha, cfg.loss)
+            vel2, f2, m2, _ = En.velocity(new, run.X, run.y, f0, alpha, cfg.loss, cfg.fix_orientation)
             r_out = (f2 - f).abs().amax(1) * alpha / cfg.tol_output
             dot = sum((a * b).flatten(1).sum(1) for a, b in zip(vel.tensors(), vel2.tensors()))
             n1, n2 = vel.norm(), vel2.norm()

@@ -191,3 +191,26 @@ def test_lazy_network_agrees_with_its_ntk_kernel_machine(loss):
     F_test = cfg.alphas[0] * (En.outputs(final.theta, Xt) - final.f0t)[0].numpy()
     assert np.abs(F_test - kf["F_test"][-1]).max() < 5e-3
     assert res.arrays["final_rel_change_omega"][0] < 1e-4
+
+
+def test_fix_orientation_keeps_directions_while_norms_move():
+    """fix_orientation trains the norm of omega_n, b and beta only: omega_n stays on its line to 1e-10.
+
+    The norm is a signed scalar (omega_n = s_n w_n): where s_n crosses 0 the direction reverses."""
+    def directions_and_norms(res, final):
+        omega = res.params(0, final=final)[0]
+        norm = np.linalg.norm(omega, axis=1, keepdims=True)
+        return omega / norm, norm[:, 0]
+
+    cfg = small(alphas=(0.1,), loss="hinge", h=16, t_max=3.0)
+    fixed = Sm.simulate(Sm.SimulationConfig(**{**cfg.__dict__, "fix_orientation": True}), progress=False)
+    (u0, n0), (u1, n1) = directions_and_norms(fixed, False), directions_and_norms(fixed, True)
+    sign = np.sign((u0 * u1).sum(1, keepdims=True))
+    np.testing.assert_allclose(sign * u1, u0, rtol=0, atol=1e-10)
+    assert (sign > 0).mean() > 0.5  # most neurons keep their side; a few pass through omega = 0
+    assert np.abs(n1 / n0 - 1).max() > 0.1  # the norms did train
+    # the same network without the constraint turns its weights: the test can fail
+    free_u1, _ = directions_and_norms(Sm.simulate(cfg, progress=False), True)
+    assert np.abs(np.abs((free_u1 * u0).sum(1)) - 1).max() > 1e-2
+    with pytest.raises(Sm.SimulationError, match="fix_orientation must be True or False"):
+        small(fix_orientation="yes")

@@ -1,0 +1,286 @@
+"""Empirical claim ``learning-curves``: test error against p, lazy against feature, two data models.
+
+The talk says:
+
+(A) stripe model: the feature regime's learning-curve exponent beta (eps ~ p^-beta) is larger
+    than the lazy regime's; the kernel baselines are SVC with the NTK at initialisation
+    (``svc-ntk``, the converged lazy limit) and 5-nearest neighbours (``knn``);
+(B) sphere model: lazy beats feature below a crossover p*;
+(C) sphere model: fixing the orientation of the weights (only their norms, b and beta train)
+    improves the feature regime.
+
+Every number comes from ``numerics.learning_curves.learning_curve`` (a new training set and
+network per seed; records kept in the report folder, so an interrupted run resumes). Statistics:
+
+(A) the difference beta_feature - beta_lazy, by a bootstrap over seeds that resamples the same
+    seeds for both methods (they share each training set); confirmed when its interval is above 0.
+(B) per p, the paired difference of test errors feature - lazy averaged over seeds; p* where it
+    changes sign from + to - (log-linear interpolation), or outside the range. The differences
+    of all (p, seed) cells below p* are pooled (Student-t interval): confirmed when it lies above
+    0. When lazy is better at no p, the pooled interval over all cells decides: refuted when it
+    lies below 0 (feature better), inconclusive otherwise.
+(C) the paired difference fixed - free orientation over all (p, seed) cells, Student-t interval;
+    confirmed when it lies below 0.
+
+A hinge network stops when its margins are reached, or at the step or time limit. A lazy network
+that did not converge has an inflated test error, which favours (A) and disfavours (B): so (A) is
+confirmed then only if the feature exponent also exceeds svc-ntk's (the lazy limit at
+convergence), and a refutation of (B) becomes inconclusive.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..claim import Outcome, claim, verdict_interval
+from ..plotting import figure
+from .stripe import combine, mean_interval
+
+ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
+LOSS = "hinge"
+LEVEL = 0.95
+METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
+           "sphere": ("knn", "svc-ntk", "lazy", "feature", "feature-fixed")}
+
+# quick: a step limit (deterministic, unlike a wall-clock one) caps the slow hinge tails; with
+# tol_output 0.5 a network stops at margins >= 0.5 (stripe, p = 256: the test errors at the stop agree
+# with tol_output 0.2 within 0.002, measured, with a half to a third of the steps)
+QUICK = {"d": 5, "ps": (16, 32, 64, 128), "seeds": 3, "h": 128, "ptest": 2000, "t_max": 2000.0, "max_steps": 1200,
+         "tol_output": 0.5, "max_wall": None, "bootstrap": 1000}
+FULL = {"d": 5, "ps": (64, 128, 256, 512, 1024), "seeds": 6, "h": 1024, "ptest": 10000, "t_max": 1e4,
+        "max_steps": 20000, "tol_output": 0.2, "max_wall": 1200.0, "bootstrap": 2000}
+
+
+# ------------------------------------------------------------------------------------ statistics
+def error_table(records, method: str, ps, seeds) -> np.ndarray:
+    """Test errors of ``method`` as an array (len(ps), len(seeds))."""
+    by = {(r["p"], r["seed"]): r["test_error"] for r in records if r["method"] == method}
+    missing = [(p, s) for p in ps for s in seeds if (p, s) not in by]
+    if missing:
+        raise ValueError(f"no record of {method} for (p, seed) {missing[:3]}")
+    return np.array([[by[(p, s)] for s in seeds] for p in ps], dtype=np.float64)
+
+
+def _beta(logp, mean) -> float:
+    return float(-np.polyfit(logp, np.log(mean), 1)[0])
+
+
+def beta_difference(ps, errors_a, errors_b, bootstrap: int = 1000, rng_seed: int = 0, level: float = LEVEL) -> dict:
+    """beta_a - beta_b of eps = A p^-beta fitted to the mean errors, with a paired bootstrap.
+
+    ``errors_a``, ``errors_b``: (len(ps), seeds), column s of both from the same training set, so
+    each resample draws the same seeds for both. Sizes with a zero mean error are left out.
+    """
+    ps = np.asarray(ps, dtype=np.float64)
+    a, b = (np.asarray(e, dtype=np.float64) for e in (errors_a, errors_b))
+    if a.shape != b.shape or a.shape[0] != ps.size:
+        raise ValueError(f"error tables must both have shape (len(ps), seeds); got {a.shape} and {b.shape}")
+    ok = (a.mean(1) > 0) & (b.mean(1) > 0)
+    if ok.sum() < 2:
+        return {"difference": None, "ci": None, "used_p": ps[ok].tolist()}
+    logp = np.log(ps[ok])
+    point = _beta(logp, a[ok].mean(1)) - _beta(logp, b[ok].mean(1))
+    rng = np.random.default_rng(rng_seed)
+    diffs = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, a.shape[1], size=a.shape)
+        ma, mb = (np.take_along_axis(e, pick, 1)[ok].mean(1) for e in (a, b))
+        if (ma > 0).all() and (mb > 0).all():
+            diffs.append(_beta(logp, ma) - _beta(logp, mb))
+    tail = 100 * (1 - level) / 2
+    ci = [float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100 - tail))] if diffs else None
+    return {"difference": point, "ci": ci, "used_p": ps[ok].tolist()}
+
+
+def crossover(ps, gap) -> dict:
+    """Where the mean of gap(p) (feature minus lazy error) first turns from > 0 to <= 0.
+
+    Log-linear interpolation between the two sizes around the change. Returns {"p_star",
+    "where"}: "inside", "above" (lazy better at every p: p* beyond the largest) or "below"
+    (lazy better at no p)."""
+    ps, gap = np.asarray(ps, dtype=np.float64), np.asarray(gap, dtype=np.float64)
+    if not (gap > 0).any():
+        return {"p_star": None, "where": "below"}
+    first = int(np.flatnonzero(gap > 0)[0])
+    later = np.flatnonzero(gap[first:] <= 0)
+    if later.size == 0:
+        return {"p_star": None, "where": "above"}
+    j = first + int(later[0])
+    i = j - 1
+    x0, x1 = math.log(ps[i]), math.log(ps[j])
+    frac = gap[i] / (gap[i] - gap[j])
+    return {"p_star": float(math.exp(x0 + frac * (x1 - x0))), "where": "inside"}
+
+
+# ------------------------------------------------------------------------------------ runs
+def _curve(ctx, data: str, sizes) -> dict:
+    from ...numerics.learning_curves import LearningCurveConfig, learning_curve
+
+    cfg = LearningCurveConfig(
+        data=data, d=sizes["d"], ps=tuple(sizes["ps"]), ptest=sizes["ptest"],
+        seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=METHODS[data], h=sizes["h"],
+        alpha_lazy=ALPHA_LAZY, alpha_feature=ALPHA_FEATURE, loss=LOSS, t_max=sizes["t_max"],
+        max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
+        extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]})
+    out = ctx.report_dir / "learning-curves" / f"{data}-{'quick' if ctx.quick else 'full'}"
+    return learning_curve(cfg, out=out, progress=False)
+
+
+def _converged(result, method: str) -> float:
+    """Fraction of the networks of ``method`` that reached their margins."""
+    stops = [r.get("stop_reason") for r in result["records"] if r["method"] == method]
+    return float(np.mean([s == "margins" for s in stops])) if stops else float("nan")
+
+
+# ------------------------------------------------------------------------------------ the three parts
+def _part_a(result, sizes, seeds) -> tuple[str, dict]:
+    ps, rec, boot = sizes["ps"], result["records"], sizes["bootstrap"]
+    table = {m: error_table(rec, m, ps, seeds) for m in ("feature", "lazy", "svc-ntk")}
+    vs_lazy = beta_difference(ps, table["feature"], table["lazy"], boot)
+    vs_svc = beta_difference(ps, table["feature"], table["svc-ntk"], boot)
+    ci = vs_lazy["ci"] or [None, None]
+    verdict = verdict_interval(ci[0], ci[1], 0.0)
+    lazy_ok = _converged(result, "lazy") == 1.0
+    if verdict == "confirmed" and not lazy_ok:
+        svc_ci = vs_svc["ci"] or [None, None]
+        verdict = verdict if verdict_interval(svc_ci[0], svc_ci[1], 0.0) == "confirmed" else "inconclusive"
+    return verdict, {"beta_feature_minus_lazy": vs_lazy["difference"], "beta_feature_minus_lazy_ci": vs_lazy["ci"],
+                     "beta_feature_minus_svc_ntk": vs_svc["difference"],
+                     "beta_feature_minus_svc_ntk_ci": vs_svc["ci"]}
+
+
+def _part_b(result, sizes, seeds) -> tuple[str, dict]:
+    ps = sizes["ps"]
+    gap = error_table(result["records"], "feature", ps, seeds) - error_table(result["records"], "lazy", ps, seeds)
+    intervals = [mean_interval(g) for g in gap]
+    cross = crossover(ps, gap.mean(1))
+    below = [i for i, p in enumerate(ps) if cross["where"] == "above" or
+             (cross["where"] == "inside" and p < cross["p_star"])]
+    # the cells below p*, pooled (all of them when lazy is better at no p: is feature then better?)
+    mean, lo, hi = mean_interval(gap[below or list(range(len(ps)))].ravel())
+    verdict = verdict_interval(lo, hi, 0.0)
+    if below and verdict == "refuted":
+        verdict = "inconclusive"  # lazy better on average at those p, worse in the pooled interval: no clear answer
+    if verdict == "refuted" and _converged(result, "lazy") < 1.0:
+        verdict = "inconclusive"
+    return verdict, {"feature_minus_lazy": gap.mean(1).tolist(),
+                     "feature_minus_lazy_ci": [[lo_, hi_] for _, lo_, hi_ in intervals],
+                     "feature_minus_lazy_below_p_star": mean, "feature_minus_lazy_below_p_star_ci": [lo, hi],
+                     "p_star": cross["p_star"], "p_star_where": cross["where"]}
+
+
+def crossover_from_fits(fit_feature, fit_lazy) -> float | None:
+    """Where the two fitted power laws A p^-beta meet: (A_f/A_l)^(1/(beta_f - beta_l)), if they do."""
+    bf, bl = fit_feature["beta"], fit_lazy["beta"]
+    if bf is None or bl is None or bf == bl:
+        return None
+    return float((fit_feature["prefactor"] / fit_lazy["prefactor"]) ** (1.0 / (bf - bl)))
+
+
+def _part_c(result, sizes, seeds) -> tuple[str, dict]:
+    ps = sizes["ps"]
+    gap = error_table(result["records"], "feature-fixed", ps, seeds) - \
+        error_table(result["records"], "feature", ps, seeds)
+    mean, lo, hi = mean_interval(gap.ravel())
+    return verdict_interval(lo, hi, 0.0, above=False), {
+        "fixed_minus_free": mean, "fixed_minus_free_ci": [lo, hi], "fixed_minus_free_per_p": gap.mean(1).tolist()}
+
+
+def _betas(result) -> dict:
+    return {m: {"beta": f["beta"], "ci": f["beta_ci"], "mean_error": f["mean_error"]}
+            for m, f in result["fits"].items()}
+
+
+# ------------------------------------------------------------------------------------ figure
+def _plot_curves(ax, result, title):
+    for i, (method, fit) in enumerate(result["fits"].items()):
+        colour = f"C{i}"
+        sizes, mean = np.array(fit["p"]), np.array(fit["mean_error"])
+        sem = np.array([np.nan if s is None else s for s in fit["sem_error"]])
+        pos = mean > 0
+        ax.errorbar(sizes[pos], mean[pos], yerr=np.nan_to_num(sem[pos]), fmt="o", color=colour, capsize=3)
+        label = method
+        if fit["beta"] is not None:
+            grid = np.geomspace(sizes.min(), sizes.max(), 50)
+            ax.plot(grid, fit["prefactor"] * grid ** -fit["beta"], "-", color=colour)
+            ci = fit["beta_ci"]
+            label += rf"  $\beta$ = {fit['beta']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+        ax.plot([], [], "o-", color=colour, label=label)
+    ax.set(xscale="log", yscale="log", xlabel="p (training points)", ylabel="test error", title=title)
+    ax.legend(fontsize=7)
+
+
+def _figure(path, stripe, sphere, b_stats, c_stats, ps):
+    with figure(path, 1, 3, (16, 4.8)) as ax:
+        _plot_curves(ax[0], stripe, "(A) stripe model")
+        _plot_curves(ax[1], sphere, "(B, C) sphere model")
+        ci = np.array(b_stats["feature_minus_lazy_ci"])
+        mean = np.array(b_stats["feature_minus_lazy"])
+        ax[2].errorbar(ps, mean, yerr=[mean - ci[:, 0], ci[:, 1] - mean], fmt="o-", capsize=3,
+                       label="feature - lazy")
+        ax[2].plot(ps, c_stats["fixed_minus_free_per_p"], "s--", label="fixed - free orientation (feature)")
+        ax[2].axhline(0, color="k", lw=0.8)
+        if b_stats["p_star"] is not None:
+            ax[2].axvline(b_stats["p_star"], color="C3", ls=":", label=f"p* = {b_stats['p_star']:.0f}")
+        ax[2].set(xscale="log", xlabel="p", ylabel="difference of test errors",
+                  title="sphere: paired differences (95 % intervals)")
+        ax[2].legend(fontsize=8)
+
+
+# ------------------------------------------------------------------------------------ the claim
+def _p_star_text(b) -> str:
+    if b["p_star_where"] == "inside":
+        return f"p* = {b['p_star']:.0f}"
+    return "p* above the largest p (lazy better throughout)" if b["p_star_where"] == "above" else \
+        "no p with lazy better (p* below the range, if any)"
+
+
+@claim("learning-curves", "empirical", """
+    Stripe model: the feature regime's learning-curve exponent beta is larger than the lazy
+    regime's (kernel baselines: SVC with the initial NTK, 5-nearest neighbours). Sphere model:
+    lazy beats feature below a crossover p*, and fixing the orientation of the weights improves
+    the feature regime.""")
+def learning_curves(ctx) -> Outcome:
+    sizes = ctx.size(QUICK, FULL)
+    if sizes["seeds"] < 2 or len(sizes["ps"]) < 2:
+        raise ValueError(f"learning-curves needs at least 2 seeds and 2 sizes p, got {sizes}")
+    seeds = [ctx.seed + s for s in range(sizes["seeds"])]
+    stripe, sphere = _curve(ctx, "stripe", sizes), _curve(ctx, "sphere", sizes)
+    (va, a), (vb, b), (vc, c) = _part_a(stripe, sizes, seeds), _part_b(sphere, sizes, seeds), \
+        _part_c(sphere, sizes, seeds)
+    converged = {f"{name}/{m}": _converged(res, m) for name, res in (("stripe", stripe), ("sphere", sphere))
+                 for m in ("lazy", "feature", "feature-fixed") if m in METHODS[name]}
+    measured = {"ps": list(sizes["ps"]), "stripe": _betas(stripe), "sphere": _betas(sphere), **a, **b, **c,
+                "p_star_from_fits": crossover_from_fits(sphere["fits"]["feature"], sphere["fits"]["lazy"]),
+                "converged_fraction": converged, "part_verdicts": {"A": va, "B": vb, "C": vc}}
+    path = ctx.figure("learning-curves")
+    _figure(path, stripe, sphere, b, c, sizes["ps"])
+    beta = lambda res, m: res["fits"][m]["beta"]  # noqa: E731
+    not_conv = [k for k, v in converged.items() if v < 1]
+    summary = (
+        f"d = {sizes['d']}, h = {sizes['h']}, alpha lazy {ALPHA_LAZY:g} / feature {ALPHA_FEATURE:g}, hinge, "
+        f"p = {list(sizes['ps'])}, {sizes['seeds']} seeds. (A) {va}: stripe beta feature "
+        f"{_num(beta(stripe, 'feature'))}, "
+        f"lazy {_num(beta(stripe, 'lazy'))}, svc-ntk {_num(beta(stripe, 'svc-ntk'))}, knn {_num(beta(stripe, 'knn'))}; "
+        f"feature - lazy = {_num(a['beta_feature_minus_lazy'])} {_ci(a['beta_feature_minus_lazy_ci'])}. "
+        f"(B) {vb}: sphere feature - lazy test error per p {[round(v, 3) for v in b['feature_minus_lazy']]}, "
+        f"{_p_star_text(b)}; pooled below p* {b['feature_minus_lazy_below_p_star']:.3f} "
+        f"{_ci(b['feature_minus_lazy_below_p_star_ci'])}; the fitted power laws meet at p = "
+        f"{_num(measured['p_star_from_fits'], '.3g')}. (C) {vc}: fixed - free orientation {c['fixed_minus_free']:.3f} "
+        f"{_ci(c['fixed_minus_free_ci'])}. "
+        + (f"Not all networks converged (fraction reaching their margins: "
+           f"{', '.join(f'{k} {converged[k]:.2f}' for k in not_conv)})." if not_conv else "All networks converged."))
+    return Outcome(combine([va, vb, vc]), measured,
+                   {"beta_feature_minus_lazy": "> 0 (stripe)", "feature_minus_lazy": "> 0 below p* (sphere)",
+                    "fixed_minus_free": "< 0 (sphere)"},
+                   {"level": LEVEL}, str(path), summary,
+                   {"sizes": dict(sizes), "alpha_lazy": ALPHA_LAZY, "alpha_feature": ALPHA_FEATURE, "loss": LOSS})
+
+
+def _num(v, fmt: str = ".2f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def _ci(ci) -> str:
+    return "" if ci is None else f"[{ci[0]:.3g}, {ci[1]:.3g}]"
