@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -266,7 +267,8 @@ def simulate(cfg: SimulationConfig, out=None, resume: bool = False, progress: bo
     elapsed = lambda: run.wall_before + time.perf_counter() - t_start  # noqa: E731
     save = (lambda: _save_state(run, out, elapsed())) if out is not None else (lambda: None)
     try:
-        _integrate(run, progress, t_start, save)
+        with _cpu_threads(run):
+            _integrate(run, progress, t_start, save)
     except KeyboardInterrupt:
         save()  # the networks' states as of the last step: resume loses nothing
         raise
@@ -278,6 +280,24 @@ def simulate(cfg: SimulationConfig, out=None, resume: bool = False, progress: bo
         np.savez_compressed(out / "results.npz", **arrays)
         (out / "result.json").write_text(json.dumps(result.to_json(), indent=1))
     return result
+
+
+# Below this many (network, point, neuron) triples a CPU step is a few small kernels: one thread
+# is as fast, and several threads waiting at OpenMP barriers slow down 3-1000x as soon as another
+# process shares the cores (measured: a 24 x 32 einsum took 32 ms with 2 busy threads, 14 us with 1).
+SMALL_PROBLEM = 2 ** 17
+
+
+@contextmanager
+def _cpu_threads(run: "_Run"):
+    small = run.device.type == "cpu" and run.E * run.X.shape[0] * run.cfg.h < SMALL_PROBLEM
+    before = torch.get_num_threads()
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _save_state(run: _Run, out: Path, wall: float):
