@@ -2,3 +2,5 @@
 from . import identities  # noqa: F401
 from . import stripe  # noqa: F401
 from . import learning_curves  # noqa: F401
+from . import sphere  # noqa: F401
+from . import digits  # noqa: F401

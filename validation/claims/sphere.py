@@ -1,0 +1,494 @@
+"""Empirical claim ``sphere-phases``: where the neurons' z lie in the sphere model, by phase.
+
+The talk shows four panels of the positions z = -sqrt(d) b omega/|omega|^2 (sphere model, d = 2):
+(A) at initialisation, (B) at the end of lazy training, (C) during and (D) at the end of feature
+training, and says: lazy training leaves z essentially where it was; feature training first
+gathers the neurons into a circular structure that keeps the task's rotational symmetry, which
+then "explodes into a finite number of attractors" (symmetry broken).
+
+The statistics below are plain numpy functions of z (and of the activation patterns), so that the
+tests can check them on synthetic inputs with known answers. They are computed on the *cutting*
+neurons, those active on some but not all training points: a neuron active on no point never
+moves (no gradient), one active on every point is linear on the data and its z, outside the data,
+carries no feature; only cutting neurons draw a boundary in input space.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+import math
+
+import numpy as np
+
+from ..claim import Outcome, claim, verdict_interval
+from ..plotting import figure
+
+SHELL = 0.2  # |z|/r* within 1 +- SHELL counts as "on the label sphere" of radius r*
+CLUSTER_TOL = 0.05  # z closer than CLUSTER_TOL r* belong to one cluster (single linkage)
+LAZY_DISPLACEMENT = 0.05  # lazy: median |z_end - z_0| below this fraction of r* means "did not move"
+GROUPS_KEPT = 0.8  # lazy: the effective number of activation groups keeps this fraction of its initial value
+GROUPS_COLLAPSED = 0.5  # feature end: the effective number of groups falls below this fraction
+NN_UNIFORM = 0.5  # nearest-neighbour angle ratio above it: directions spread as uniform ones (1 = uniform)
+
+
+# ------------------------------------------------------------------------------------ statistics
+def _points(z, name: str = "z") -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n, d), got shape {z.shape}")
+    if not np.isfinite(z).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return z
+
+
+def directions(z) -> np.ndarray:
+    """z/|z| for every row; a row z = 0 has no direction, so it is an error."""
+    z = _points(z)
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    if (norm == 0).any():
+        raise ValueError(f"z has {int((norm == 0).sum())} zero row(s): no direction")
+    return z / norm
+
+
+def shell_fraction(z, radius: float, width: float = SHELL) -> float:
+    """Fraction of the points with | |z|/radius - 1 | <= width (on the sphere of that radius)."""
+    if not radius > 0 or not width > 0:
+        raise ValueError(f"radius and width must be positive, got {radius} and {width}")
+    z = _points(z)
+    return float(np.mean(np.abs(np.linalg.norm(z, axis=1) / radius - 1) <= width)) if len(z) else float("nan")
+
+
+def radial_spread(z) -> float:
+    """(q75 - q25)/median of |z|: 0 on a sphere, ball_spread(d) for points uniform in a d-ball.
+
+    Quartiles rather than the standard deviation: a few neurons left far away (they barely move
+    once they cut only a few points) must not hide a ring that holds most of them.
+    """
+    r = np.linalg.norm(_points(z), axis=1)
+    if len(r) == 0:
+        return float("nan")
+    q1, q2, q3 = np.quantile(r, [0.25, 0.5, 0.75])
+    return float((q3 - q1) / q2) if q2 > 0 else float("nan")
+
+
+def ball_spread(d: int) -> float:
+    """radial_spread of points uniform in a d-ball: |z|/R has the distribution function r^d."""
+    if int(d) != d or d < 1:
+        raise ValueError(f"d must be a positive integer, got {d}")
+    q1, q2, q3 = (q ** (1.0 / d) for q in (0.25, 0.5, 0.75))
+    return (q3 - q1) / q2
+
+
+def mean_resultant_length(z) -> float:
+    """|mean of z/|z||: about n^-1/2 for n uniform directions, 1 when all point the same way."""
+    u = directions(z)
+    return float(np.linalg.norm(u.mean(0))) if len(u) else float("nan")
+
+
+def rayleigh_p(z) -> float:
+    """p-value of Rayleigh's test of uniform directions: n d R^2 is chi2_d for n uniform directions.
+
+    A coarse-scale test (it sees a lopsided density, not a ring of clusters at symmetric angles).
+    """
+    from scipy.stats import chi2
+
+    u = directions(z)
+    if len(u) == 0:
+        return float("nan")
+    n, d = u.shape
+    return float(chi2.sf(n * d * float(np.linalg.norm(u.mean(0))) ** 2, d))
+
+
+def nearest_neighbour_angles(z) -> np.ndarray:
+    """For every direction z_i/|z_i|, the angle (radians) to the nearest other direction."""
+    u = directions(z)
+    if len(u) < 2:
+        raise ValueError(f"nearest-neighbour angles need at least 2 points, got {len(u)}")
+    cos = u @ u.T
+    np.fill_diagonal(cos, -np.inf)
+    return np.arccos(np.clip(cos.max(1), -1.0, 1.0))
+
+
+@lru_cache(maxsize=1024)
+def uniform_nn_angle(n: int, d: int, seed: int = 0) -> float:
+    """Median nearest-neighbour angle of n directions uniform on the sphere S^(d-1) (Monte Carlo)."""
+    if n < 2 or d < 2:
+        raise ValueError(f"need n >= 2 directions in d >= 2 dimensions, got n = {n}, d = {d}")
+    # the median of one sample of n angles already fluctuates like n^-1/2: fewer repetitions at large
+    # n keep the reference to about 0.5 % and its cost (reps n^2) bounded
+    reps = int(min(64, max(8, 40000 // n)))
+    rng = np.random.default_rng(seed)
+    return float(np.median([np.median(nearest_neighbour_angles(rng.standard_normal((n, d)))) for _ in range(reps)]))
+
+
+def nn_angle_ratio(z) -> float:
+    """Median nearest-neighbour angle of the directions over that of as many uniform directions.
+
+    About 1 for rotationally symmetric (uniform) directions, near 0 when the directions sit on a
+    finite number of clusters (most neighbours then share a cluster). NaN below 2 points.
+    """
+    z = _points(z)
+    if len(z) < 2 or z.shape[1] < 2:
+        return float("nan")
+    return float(np.median(nearest_neighbour_angles(z)) / uniform_nn_angle(len(z), z.shape[1]))
+
+
+def pattern_groups(active) -> np.ndarray:
+    """Sizes of the groups of identical rows of a bool (n, p) activation array (the talk's attractors)."""
+    active = np.asarray(active)
+    if active.ndim != 2:
+        raise ValueError(f"activations must have shape (neurons, points), got shape {active.shape}")
+    if len(active) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, counts = np.unique(np.packbits(active.astype(bool), axis=1), axis=0, return_counts=True)
+    return np.sort(counts)[::-1]
+
+
+def z_clusters(z, tol: float) -> np.ndarray:
+    """Sizes of the single-linkage clusters of z with linking distance tol."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if not tol > 0:
+        raise ValueError(f"cluster tolerance must be positive, got {tol}")
+    z = _points(z)
+    if len(z) < 2:
+        return np.ones(len(z), dtype=np.int64)
+    labels = fcluster(linkage(z, "single"), t=tol, criterion="distance")
+    return np.sort(np.bincount(labels)[1:])[::-1]
+
+
+def participation_ratio(sizes) -> float:
+    """(sum s)^2 / sum s^2: the effective number of groups (singletons all count, small groups less)."""
+    s = np.asarray(sizes, dtype=np.float64)
+    if (s < 0).any():
+        raise ValueError("group sizes must be non-negative")
+    return float(s.sum() ** 2 / (s ** 2).sum()) if s.sum() > 0 else 0.0
+
+
+def cutting(active) -> np.ndarray:
+    """Neurons active on some but not all training points (their hyperplane cuts the data)."""
+    active = np.asarray(active, dtype=bool)
+    return active.any(1) & ~active.all(1)
+
+
+def phase_statistics(z, active, radius: float) -> dict:
+    """The statistics of one panel, on its cutting neurons (z (h, d), active (h, p) bool)."""
+    keep = cutting(active)
+    # only cutting neurons need a position: a neuron with omega = 0 (z undefined) is constant on the data
+    zc = _points(np.asarray(z, dtype=np.float64)[keep])
+    groups = pattern_groups(np.asarray(active, dtype=bool)[keep])
+    clusters = z_clusters(zc, CLUSTER_TOL * radius)
+    r = np.linalg.norm(zc, axis=1) / radius
+    return {"cutting_neurons": int(keep.sum()),
+            "median_radius": float(np.median(r)) if len(r) else float("nan"),
+            "shell_fraction": shell_fraction(zc, radius),
+            "radial_spread": radial_spread(zc),
+            "mean_resultant_length": mean_resultant_length(zc), "rayleigh_p": rayleigh_p(zc),
+            "nn_angle_ratio": nn_angle_ratio(zc),
+            "pattern_groups": int(len(groups)), "pattern_groups_effective": participation_ratio(groups),
+            "z_clusters": int(len(clusters)), "z_clusters_effective": participation_ratio(clusters)}
+
+
+def median_displacement(z0, z1, keep, radius: float) -> float:
+    """Median |z1 - z0|/radius over the neurons in keep."""
+    d = np.linalg.norm(_points(np.asarray(z1)[keep]) - _points(np.asarray(z0)[keep]), axis=1) / radius
+    return float(np.median(d)) if d.size else float("nan")
+
+
+def seed_verdict(values, threshold: float, above: bool) -> str:
+    """Verdict over seeds: confirmed when every seed is on the claimed side, refuted when none is."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return "inconclusive"
+    return verdict_interval(float(v.min()), float(v.max()), threshold, above)
+
+
+def combine(verdicts) -> str:
+    """A conjunction: refuted if any part is, confirmed if all are, inconclusive otherwise."""
+    verdicts = list(verdicts)
+    if "refuted" in verdicts:
+        return "refuted"
+    return "confirmed" if verdicts and all(v == "confirmed" for v in verdicts) else "inconclusive"
+
+
+# ------------------------------------------------------------------------------------ simulation
+def positions(omega, b) -> np.ndarray:
+    """z = -sqrt(d) b omega/|omega|^2 of every neuron (omega (h, d), b (h,)); NaN where omega = 0."""
+    omega, b = np.asarray(omega, np.float64), np.asarray(b, np.float64)
+    ww = (omega ** 2).sum(1, keepdims=True)
+    z = -math.sqrt(omega.shape[1]) * b[:, None] * omega / np.where(ww > 0, ww, 1.0)
+    return np.where(ww > 0, z, np.nan)
+
+
+def activations(omega, b, X) -> np.ndarray:
+    """bool (h, p): neuron n active on training point mu."""
+    X = np.asarray(X, np.float64)
+    return (X @ np.asarray(omega, np.float64).T / math.sqrt(X.shape[1]) + np.asarray(b, np.float64)).T > 0
+
+
+def during_checkpoint(train_loss) -> int | None:
+    """The first checkpoint where the training loss has fallen to half its value at the first one.
+
+    The talk gives no time for its panel "during feature training": half-way in loss, the neurons
+    have moved far from initialisation and the network has not yet fitted the data.
+    """
+    loss = np.asarray(train_loss, dtype=np.float64)
+    if loss.size == 0 or not np.isfinite(loss[0]):
+        return None
+    ok = np.flatnonzero(np.isfinite(loss) & (loss <= 0.5 * loss[0]))
+    return int(ok[0]) if ok.size else None
+
+
+def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0) -> dict:
+    """Train feature and lazy networks on one sphere dataset; return the four panels per seed.
+
+    sizes: d, p, h, ptest, seeds, alpha_feature, alpha_lazy, t_max, max_wall (a guard only),
+    checkpoints. Returns {"panels": {phase: [(z, active) per seed]}, "trajectory": [[(t, z, active)
+    per checkpoint of the feature network] per seed], "networks", "radius", "X", "y", "during_t", "wall"}.
+    """
+    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
+
+    seeds = tuple(seed + s for s in range(sizes["seeds"]))
+    # the quadratic hinge: with the plain hinge the networks slide along their margins for far longer
+    # than a quick run allows (notes/simulator.md, "Time to convergence")
+    cfg = SimulationConfig(data="sphere", d=sizes["d"], p=sizes["p"], ptest=sizes["ptest"], h=sizes["h"],
+                           alphas=(sizes["alpha_feature"], sizes["alpha_lazy"]), loss="quadratic-hinge",
+                           seeds=seeds, data_seed=seed, t_first=1e-2, t_max=sizes["t_max"],
+                           checkpoints=sizes["checkpoints"], max_wall=sizes["max_wall"], track_neurons=sizes["h"],
+                           device=device)
+    res = simulate(cfg, progress=False)
+    train, _ = build_datasets(cfg)
+    a, S = res.arrays, len(seeds)
+    panels = {"init": [], "lazy end": [], "feature during": [], "feature end": []}
+    trajectory, during_t = [], []
+    for s in range(S):
+        # networks are alpha-major: the feature network of seed s is e = s, the lazy one S + s
+        omega0, b0, _ = res.params(s, final=False)
+        panels["init"].append((positions(omega0, b0), activations(omega0, b0, train.X)))
+        for phase, e in (("feature end", s), ("lazy end", S + s)):
+            omega, b, _ = res.params(e, final=True)
+            panels[phase].append((positions(omega, b), activations(omega, b, train.X)))
+        recorded = np.flatnonzero(np.isfinite(a["t"][s]))
+        trajectory.append([(float(a["t"][s, k]), a["z"][s, k],
+                            np.unpackbits(a["patterns"][s, k], axis=1)[:, :cfg.p].astype(bool)) for k in recorded])
+        k = during_checkpoint(a["train_loss"][s])
+        if k is None:  # never halved its loss: the last recorded state is the best "during" there is
+            k = int(recorded[-1])
+        _, z, active = trajectory[-1][list(recorded).index(k)]
+        panels["feature during"].append((z, active))
+        during_t.append(float(a["t"][s, k]))
+    return {"panels": panels, "trajectory": trajectory, "networks": res.networks(),
+            "radius": float(train.meta["radius"]), "X": train.X, "y": train.y, "during_t": during_t,
+            "wall": res.wall_s}
+
+
+# ------------------------------------------------------------------------------------ verdict
+def circle_score(spread: float, nn_ratio: float, ball: float) -> float:
+    """> 1 when a state is a circle (radially thinner than a uniform ball) with uniform directions."""
+    if not (math.isfinite(spread) and math.isfinite(nn_ratio)) or spread < 0:
+        return float("nan")
+    radial = ball / spread if spread > 0 else math.inf  # a perfect circle is as thin as it gets
+    return min(radial, nn_ratio / NN_UNIFORM)
+
+
+def trajectory_statistics(trajectory, radius: float) -> list[dict]:
+    """Per checkpoint of one feature network: t, radial spread, NN-angle ratio, effective groups."""
+    rows = []
+    for t, z, active in trajectory:
+        keep = cutting(active)
+        if keep.sum() < 2:
+            continue
+        zc = z[keep]
+        rows.append({"t": t, "radial_spread": radial_spread(zc), "nn_angle_ratio": nn_angle_ratio(zc),
+                     "median_radius": float(np.median(np.linalg.norm(zc, axis=1)) / radius),
+                     "pattern_groups_effective": participation_ratio(pattern_groups(active[keep]))})
+    return rows
+
+
+def best_circle(rows: list[dict], ball: float) -> dict | None:
+    """The checkpoint that looks most like the talk's circle (the talk gives no time for it)."""
+    def score(row):
+        return np.nan_to_num(circle_score(row["radial_spread"], row["nn_angle_ratio"], ball), nan=-1.0)
+
+    return max(rows, key=score) if rows else None
+
+
+def evaluate(panels: dict, trajectory, radius: float, d: int) -> dict:
+    """Statistics per phase and seed, and the sub-verdicts of the claim."""
+    stats = {ph: [phase_statistics(z, act, radius) for z, act in runs] for ph, runs in panels.items()}
+    S = len(panels["init"])
+
+    def per(ph, key):
+        return [st[key] for st in stats[ph]]
+
+    def ratio(ph, key):  # phase over init, seed by seed
+        return [a / b if b > 0 else float("nan") for a, b in zip(per(ph, key), per("init", key))]
+
+    disp = [median_displacement(panels["init"][s][0], panels["lazy end"][s][0], cutting(panels["init"][s][1]), radius)
+            for s in range(S)]
+    ball = ball_spread(d)
+    traj = [trajectory_statistics(tr, radius) for tr in trajectory]
+    best = [best_circle(rows, ball) for rows in traj]
+    best_score = [circle_score(b["radial_spread"], b["nn_angle_ratio"], ball) if b else float("nan") for b in best]
+    sub = {
+        # (B) lazy: neurons stay put and keep their distinct activation patterns
+        "lazy_unchanged": combine([seed_verdict(disp, LAZY_DISPLACEMENT, above=False),
+                                   seed_verdict(ratio("lazy end", "pattern_groups_effective"), GROUPS_KEPT, True)]),
+        # (C) during feature training, at some checkpoint: a circle (radially thinner than a uniform
+        # ball) whose directions are still spread as uniform ones (symmetry preserved)
+        "feature_during_circle": seed_verdict(best_score, 1.0, above=True),
+        # (D) end of feature training: a finite number of attractors, symmetry broken
+        "feature_end_attractors": combine([
+            seed_verdict(ratio("feature end", "pattern_groups_effective"), GROUPS_COLLAPSED, above=False),
+            seed_verdict(per("feature end", "nn_angle_ratio"), NN_UNIFORM, above=False)]),
+        # the brief's reading "concentrated near the label sphere": more neurons in the shell than at init
+        "feature_near_label_sphere": seed_verdict(
+            [e - i for e, i in zip(per("feature end", "shell_fraction"), per("init", "shell_fraction"))], 0.0, True),
+    }
+    return {"stats": stats, "lazy_displacement": disp, "ball_spread": ball, "sub_verdicts": sub,
+            "trajectory": traj, "best_circle": best, "best_circle_score": best_score,
+            "group_ratio_lazy": ratio("lazy end", "pattern_groups_effective"),
+            "group_ratio_feature": ratio("feature end", "pattern_groups_effective")}
+
+
+# the per-phase numbers of the report (seed means); every statistic per seed goes to the details
+SHOWN = ("cutting_neurons", "median_radius", "shell_fraction", "radial_spread", "nn_angle_ratio", "rayleigh_p",
+         "pattern_groups", "pattern_groups_effective", "z_clusters")
+
+
+def _mean(values) -> float:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def _scatter(ax, sim: dict, z, keep, d: int):
+    """One panel of the talk: z in the plane with the label circle (d = 2), else |z| against an angle."""
+    from matplotlib.patches import Circle
+
+    radius = sim["radius"]
+    if d == 2:
+        ax.scatter(sim["X"][:, 0], sim["X"][:, 1], c=sim["y"], cmap="coolwarm", s=4, alpha=0.25)
+        ax.scatter(*z[keep].T, s=7, c="k")
+        ax.add_patch(Circle((0, 0), radius, fill=False, color="C2", lw=1))
+        lim = 1.6 * radius
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="z1", ylabel="z2")
+    else:  # d >= 3: |z| against the polar angle of z/|z| from the first axis
+        zc = z[keep]
+        theta = np.arccos(np.clip(directions(zc)[:, 0], -1, 1)) if len(zc) else np.zeros(0)
+        ax.scatter(theta, np.linalg.norm(zc, axis=1) / radius, s=7, c="k")
+        ax.axhline(1.0, color="C2", lw=1)
+        ax.set(xlabel="polar angle of z (rad)", ylabel="|z| / r*")
+
+
+def _plot(path, sim: dict, ev: dict, d: int):
+    radius, phases = sim["radius"], list(sim["panels"])
+    with figure(path, 2, 5, (19, 7.5)) as axes:
+        for j, ph in enumerate(phases):
+            z, act = sim["panels"][ph][0]
+            _scatter(axes[0][j], sim, z, cutting(act), d)
+            st = ev["stats"][ph][0]
+            when = f" (t = {sim['during_t'][0]:.3g})" if ph == "feature during" else ""
+            axes[0][j].set_title(f"{ph}{when}: {st['cutting_neurons']} cutting neurons,\n{st['pattern_groups']} "
+                                 f"activation groups, NN-angle ratio {st['nn_angle_ratio']:.2f}", fontsize=9)
+            ax = axes[1][j]
+            r = np.concatenate([np.linalg.norm(z[cutting(a)], axis=1) / radius for z, a in sim["panels"][ph]])
+            ax.hist(r, bins=np.linspace(0, 3, 61), density=True, color="C0")
+            ax.axvspan(1 - SHELL, 1 + SHELL, color="C2", alpha=0.2, label=f"label sphere +- {SHELL:.0%}")
+            ax.set(xlabel="|z| / r*", ylabel="density (all seeds)",
+                   title=f"shell fraction {_mean([s['shell_fraction'] for s in ev['stats'][ph]]):.2f}, "
+                         f"spread {_mean([s['radial_spread'] for s in ev['stats'][ph]]):.2f}")
+            ax.legend(fontsize=7)
+        # the feature run in time: when does the circle form, and when do the clusters appear?
+        rows = ev["trajectory"][0]
+        t = [r["t"] for r in rows]
+        ax = axes[0][4]
+        ax.semilogx(t, [r["nn_angle_ratio"] for r in rows], "o-", ms=3, label="NN-angle ratio (1 = uniform)")
+        ax.semilogx(t, [r["radial_spread"] / ev["ball_spread"] for r in rows], "s-", ms=3,
+                    label="radial spread / uniform ball's")
+        ax.axhline(1.0, color="k", lw=0.6)
+        ax.axhline(NN_UNIFORM, color="k", lw=0.6, ls="--")
+        ax.set(xlabel="t", yscale="log", title=f"feature run, seed 0: a circle needs\nspread ratio < 1 and NN ratio > "
+                                                 f"{NN_UNIFORM} (dashed)")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7)
+        ax = axes[1][4]
+        ax.semilogx(t, [r["pattern_groups_effective"] for r in rows], "o-", ms=3, label="effective activation groups")
+        ax.semilogx(t, [r["median_radius"] * 100 for r in rows], "s-", ms=3, label="100 x median |z| / r*")
+        ax.set(xlabel="t", title="clusters form as the neurons gather")
+        ax.legend(fontsize=7)
+
+
+@claim("sphere-phases", "empirical", """
+    Sphere model: the neurons' positions z stay where they were initialised in lazy training; in
+    feature training they first gather into a circular structure that keeps the rotational
+    symmetry, which at the end of training breaks into a finite number of attractors (clusters of
+    neurons sharing one activation pattern).""")
+def sphere_phases(ctx) -> Outcome:
+    sizes = ctx.size(
+        dict(d=2, p=64, h=128, ptest=1000, seeds=3, alpha_feature=0.1, alpha_lazy=1000.0, t_max=1e4, max_wall=120.0,
+             checkpoints=32),
+        dict(d=2, p=512, h=1024, ptest=8192, seeds=8, alpha_feature=0.03, alpha_lazy=1000.0, t_max=1e4,
+             max_wall=3000.0, checkpoints=48))
+    sim = simulate_phases(sizes, ctx.device, ctx.seed)
+    return outcome(ctx, sim, sizes)
+
+
+def outcome(ctx, sim: dict, sizes: dict) -> Outcome:
+    """Statistics, verdict, figure and summary from a finished simulate_phases."""
+    d, S = sizes["d"], sizes["seeds"]
+    ev = evaluate(sim["panels"], sim["trajectory"], sim["radius"], d)
+    sub = ev["sub_verdicts"]
+    # the verdict is the talk's own statements (B, C, D); "near the label sphere" is reported beside it
+    verdict = combine([sub["lazy_unchanged"], sub["feature_during_circle"], sub["feature_end_attractors"]])
+    path = ctx.figure("sphere-phases")
+    _plot(path, sim, ev, d)
+    feat, lazy = sim["networks"][:S], sim["networks"][S:]
+    unconverged = [f"alpha = {n['alpha']:g}, seed {n['seed']}: {n['stop_reason']} at t = {n['t']:.3g}, "
+                   f"train loss {n['train_loss']:.2g}" for n in sim["networks"]
+                   if n["stop_reason"] not in ("margins", "loss")]
+    mean = lambda ph, key: _mean([s[key] for s in ev["stats"][ph]])  # noqa: E731
+    best = [b or {} for b in ev["best_circle"]]
+    measured = {ph: {key: mean(ph, key) for key in SHOWN} for ph in ev["stats"]}
+    measured.update({
+        "sub_verdicts": sub, "lazy_median_displacement": ev["lazy_displacement"],
+        "effective_groups_ratio_lazy_end": ev["group_ratio_lazy"],
+        "effective_groups_ratio_feature_end": ev["group_ratio_feature"], "during_time": sim["during_t"],
+        "best_circle": {"t": [b.get("t") for b in best], "radial_spread": [b.get("radial_spread") for b in best],
+                        "nn_angle_ratio": [b.get("nn_angle_ratio") for b in best], "score": ev["best_circle_score"]},
+        "test_error_feature": [n["test_error"] for n in feat], "test_error_lazy": [n["test_error"] for n in lazy],
+        "not_converged": unconverged})
+    summary = _summary(sizes, sim, ev, measured, mean, unconverged)
+    predicted = {"lazy_median_displacement_below": LAZY_DISPLACEMENT, "lazy_groups_ratio_above": GROUPS_KEPT,
+                 "circle_radial_spread_below": ev["ball_spread"], "circle_nn_angle_ratio_above": NN_UNIFORM,
+                 "end_groups_ratio_below": GROUPS_COLLAPSED, "end_nn_angle_ratio_below": NN_UNIFORM,
+                 "end_shell_fraction_above_init": True}
+    tolerance = {"seeds": S, "rule": "every seed on the claimed side: confirmed; none: refuted; else inconclusive",
+                 "cluster_tol_over_radius": CLUSTER_TOL, "shell_half_width": SHELL}
+    return Outcome(verdict, measured, predicted, tolerance, str(path), summary,
+                   {"sizes": sizes, "radius": sim["radius"], "wall_s": sim["wall"], "per_seed": ev["stats"],
+                    "feature_trajectory": ev["trajectory"]})
+
+
+def _summary(sizes, sim, ev, measured, mean, unconverged) -> str:
+    sub, bc = ev["sub_verdicts"], measured["best_circle"]
+    return (
+        f"d = {sizes['d']}, p = {sizes['p']}, h = {sizes['h']}, {sizes['seeds']} seeds, alpha "
+        f"{sizes['alpha_feature']:g} (feature) and {sizes['alpha_lazy']:g} (lazy), quadratic hinge, r* = "
+        f"{sim['radius']:.3f}. (B) Lazy: median |dz| = {_mean(ev['lazy_displacement']):.3f} r*, effective "
+        f"activation groups {_mean(ev['group_ratio_lazy']):.2f} of init: {sub['lazy_unchanged']}. (C) Circle: the "
+        f"checkpoint most like one has radial spread {_mean(bc['radial_spread']):.2f} (uniform ball "
+        f"{ev['ball_spread']:.2f}, init {mean('init', 'radial_spread'):.2f}) and NN-angle ratio "
+        f"{_mean(bc['nn_angle_ratio']):.2f} (uniform 1, threshold {NN_UNIFORM}): {sub['feature_during_circle']}; at "
+        f"half the initial loss (t = {_mean(sim['during_t']):.3g}) the median |z| is "
+        f"{mean('feature during', 'median_radius'):.2f} r*, NN-angle ratio "
+        f"{mean('feature during', 'nn_angle_ratio'):.2f}, "
+        f"effective groups {mean('feature during', 'pattern_groups_effective'):.1f}. (D) End: "
+        f"{mean('feature end', 'pattern_groups'):.1f} activation groups (effective "
+        f"{mean('feature end', 'pattern_groups_effective'):.1f}, {_mean(ev['group_ratio_feature']):.2f} of init) among "
+        f"{mean('feature end', 'cutting_neurons'):.0f} cutting neurons, NN-angle ratio "
+        f"{mean('feature end', 'nn_angle_ratio'):.2f}: {sub['feature_end_attractors']}. Near the label sphere "
+        f"(|z|/r* in 1 +- {SHELL}): {mean('init', 'shell_fraction'):.2f} of the neurons at init, "
+        f"{mean('feature end', 'shell_fraction'):.2f} at the end of feature training (median |z| "
+        f"{mean('feature end', 'median_radius'):.2f} r*): {sub['feature_near_label_sphere']}. Test error feature "
+        f"{_mean(measured['test_error_feature']):.3f}, lazy {_mean(measured['test_error_lazy']):.3f}."
+        + (f" Not converged (stopped by t_max or the wall clock): {'; '.join(unconverged)}." if unconverged
+           else " All networks converged."))
