@@ -263,6 +263,56 @@ def cmd_continuation(args):
     _emit(args, payload, "\n".join(lines))
 
 
+# ---------------------------------------------------------------------- attractor-count
+def cmd_attractor_count(args):
+    from .numerics.attractor_count import plot, study
+    from .numerics.simulate import resolve_device
+
+    def ints(text, flag):
+        try:
+            values = [int(v) for v in text.split(",")]
+        except ValueError:
+            raise UsageError(f"{flag} must be a comma-separated list of integers, got {text!r}") from None
+        if min(values) < 1:
+            raise UsageError(f"{flag} values must be positive, got {text!r}")
+        return values
+
+    if args.d < 1:
+        raise UsageError(f"--d must be a positive integer, got {args.d}")
+    if args.d_par is not None and args.data != "cylinder":
+        raise UsageError("--d-par only applies to the cylinder model")
+    ps, hs, seeds = ints(args.p, "--p"), ints(args.h, "--h"), _seeds(args.seeds)
+    if min(seeds) < 0:
+        raise UsageError(f"--seeds must be non-negative, got {args.seeds!r}")
+    t0 = time.perf_counter()
+    progress = None if args.json else \
+        (lambda r: print(f"  p = {r['p']}, seed {r['seed']}: {r['stable']} stable equilibria, "
+                         f"A = {r['A']} at h = {r['h']}", file=sys.stderr))
+    result = study(args.data, args.d, ps, hs, seeds, d_par=args.d_par, device=resolve_device(args.device),
+                   progress=progress)
+    result["wall_s"] = time.perf_counter() - t0
+    if args.png:
+        plot(result, args.png)
+        result["png"] = str(args.png)
+    lines = [f"attractor count, {args.data} data, d = {args.d}, g = y: A = distinct stable equilibria reached by h neurons",
+             f"  {'p':>6} {'h':>6} {'A mean':>8} {'A min':>6} {'A max':>6} {'stable':>7} {'at stable':>9}"]
+    for p in sorted(set(ps)):
+        for h in sorted(set(hs)):
+            sel = [r for r in result["rows"] if r["p"] == p and r["h"] == h]
+            A = [r["A"] for r in sel]
+            lines.append(f"  {p:>6} {h:>6} {sum(A) / len(A):>8.2f} {min(A):>6} {max(A):>6} "
+                         f"{sum(r['stable'] for r in sel) / len(sel):>7.1f} "
+                         f"{sum(r['fraction_at_stable'] for r in sel) / len(sel):>9.3f}")
+    for name in ("fit_all", "fit_unsaturated", "fit_stable"):
+        fit = result[name]
+        lines.append(f"{name}: " + (fit["error"] if "error" in fit else ", ".join(
+            f"{k} = {fit[k]:.3f}" + ("" if fit[f'{k}_ci'][0] is None else
+                                     f" [{fit[f'{k}_ci'][0]:.3f}, {fit[f'{k}_ci'][1]:.3f}]")
+            for k in ("a", "b") if fit[k] is not None) + f" ({fit['n_rows']} rows, {fit['n_seeds']} seeds)"))
+    lines.append(f"verdict: {result['verdict']}")
+    _emit(args, result, "\n".join(lines))
+
+
 def _sign(value):
     v = int(value)
     if v not in (1, -1):
@@ -551,6 +601,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-step", type=float, default=0.02, help="largest step of the path parameter t in [0, 1]")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_continuation)
+
+    p = sub.add_parser("attractor-count", help="distinct stable equilibria reached by h neurons, against p and h, "
+                                               "with fitted exponents")
+    p.add_argument("--data", choices=["stripe", "sphere", "cylinder"], default="stripe")
+    p.add_argument("--d", type=int, default=2)
+    p.add_argument("--d-par", type=int, default=None, help="cylinder: informative dimensions (default 2)")
+    p.add_argument("--p", default="64,128,256", help="numbers of training points, comma-separated")
+    p.add_argument("--h", default="64,256,1024", help="widths, comma-separated (nested: the first h neurons)")
+    p.add_argument("--seeds", default="0:3", help="data and network seeds: 0:3, or 0,3,5")
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="where the neurons are integrated")
+    p.add_argument("--png", default=None, help="plot A against h, one line per p")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_attractor_count)
 
     p = sub.add_parser("ntk", help="the NTK (or NNGP) Gram matrix of a dataset: infinite width or a finite network")
     p.add_argument("data", help=".npz with X and y (lazyrich data ...)")

@@ -81,6 +81,13 @@ def integrate(f: NeuronField, z0, *, max_steps: int = 20_000, frac: float = 0.05
     status = np.array(["unconverged"] * N, dtype=object)
     running = torch.ones(N, dtype=torch.bool, device=dev)
     t = torch.zeros(N, dtype=T, device=dev)
+    # per-neuron step factor: halved whenever a sticky surface is released. Near the meeting
+    # point of several surfaces, sliding on one of them alone is not a Filippov solution: its
+    # lambda leaves [0, 1], the surface is released, and with full steps the neuron can cycle
+    # (stick to one surface, release it, stick to the next ...) without ever chattering across
+    # all of them. Smaller steps make it cross each of them back and forth, so that all become
+    # sticky together; the factor recovers by 5% per step without a release.
+    shrink = torch.ones(N, dtype=T, device=dev)
     sticky = torch.full((N, d), -1, dtype=torch.long, device=dev)  # surface indices, -1 = free slot
     prev_side = (z @ X.T - (z * z).sum(1, keepdim=True)) < 0
     last_flip = torch.zeros(N, p, dtype=torch.bool, device=dev)
@@ -120,6 +127,7 @@ def integrate(f: NeuronField, z0, *, max_steps: int = 20_000, frac: float = 0.05
         F = FA + (lam[..., None] * fj * used[..., None]).sum(1)
         # the released surfaces' points are active or not by their side: add them back
         rel = bad.any(1)
+        shrink[idx] = torch.where(rel, (0.5 * shrink[idx]).clamp_min(1e-6), (1.05 * shrink[idx]).clamp_max(1.0))
         if bool(rel.any()):
             F[rel] = zdot(z=zi[rel], x=X, g=g, b=f.sign_b * ones[:int(rel.sum())],
                           beta=f.sign_beta * ones[:int(rel.sum())], alpha=1.0)
@@ -130,7 +138,7 @@ def integrate(f: NeuronField, z0, *, max_steps: int = 20_000, frac: float = 0.05
         Gs = G + (lam * gs * used).sum(1)
         ms = m + ((lam * gs * used)[..., None] * xs).sum(1)
         jnorm = (d * Gs.abs() + 4 * ms.norm(dim=1) * size) / (d * p)
-        dt = torch.minimum(frac * size / speed.clamp_min(1e-300), 0.5 / jnorm.clamp_min(1e-300))
+        dt = shrink[idx] * torch.minimum(frac * size / speed.clamp_min(1e-300), 0.5 / jnorm.clamp_min(1e-300))
         znew = zi + dt[:, None] * F
         # back onto the sticky surfaces: Newton on S_i(z) = |z|^2 - z.x_i = 0
         for _ in range(2):

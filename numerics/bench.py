@@ -275,7 +275,8 @@ def bench_fixed_points(quick: bool = False, device: str | None = None) -> dict:
         res = find_equilibria(field, polish=False, fallback_samples=2000)
         elapsed = time.perf_counter() - t0
         alt = _multistart_root(field, budget_s=elapsed)
-        cases.append({"p": p, "d": d, "time_s": elapsed, "found": len(res.equilibria),
+        cases.append({"p": p, "d": d, "time_s": elapsed, "enumerate_s": res.timing["enumerate_s"],
+                      "classify_s": res.timing["classify_s"], "found": len(res.equilibria),
                       "stable": len(res.stable), "regular": sum(e.kind == "regular" for e in res.equilibria),
                       "complete": res.complete, "method": res.method,
                       "alternative_found": alt["found"], "alternative_starts": alt["starts"]})

@@ -443,12 +443,22 @@ def _solve_small(K, rhs):
 
 
 # ------------------------------------------------------------------------------ classification
-def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
-    """Jacobian, eigenvalues, attraction and type of an equilibrium at z on the surfaces surf_idx."""
-    arg = f.argument(z[None])[0]
+def _classify(f: NeuronField, z, surf_idx, lam, tol, active=None) -> dict:
+    """Jacobian, eigenvalues, attraction and type of an equilibrium at z on the surfaces surf_idx.
+
+    ``active``: the (p,) activation of the points off the surfaces; by default read off z (a
+    caller that knows the face passes it, for points exactly on a boundary of the face)."""
+    info = _local(f, z, surf_idx, lam, active)
+    return _finish(info, _attracting_many([info.pop("c")], [info.pop("C")], [info.pop("wts")])[0])
+
+
+def _local(f: NeuronField, z, surf_idx, lam, active=None) -> dict:
+    """Everything of _classify except the transversal-attraction decision, which needs the
+    integration of _attracting_many and is therefore made for all equilibria at once: the
+    transversal system (c, C, weights) is returned with the rest (None for a regular point)."""
     on = np.zeros(f.p, dtype=bool)
     on[surf_idx] = True
-    active = (arg > 0) & ~on
+    active = (f.argument(z[None])[0] > 0 if active is None else np.asarray(active, dtype=bool)) & ~on
     weights = active.astype(np.float64)
     weights[surf_idx] = lam
     G, m = f.weights(weights[None])
@@ -456,8 +466,8 @@ def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
     J = f.region_jacobian(z, G, m)
     if len(surf_idx) == 0:
         eig = np.linalg.eigvals(J)
-        return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, attracting=True, unique=True,
-                    stable=bool((eig.real < 0).all()), type=_type(eig, True))
+        return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, unique=True,
+                    c=None, C=None, wts=None)
     k = len(surf_idx)
     n = f.normals(z, surf_idx)  # (k, d)
     B = f.point_fields(z, surf_idx)  # (k, d) field of each surface point at z
@@ -474,16 +484,29 @@ def _classify(f: NeuronField, z, surf_idx, lam, tol) -> dict:
     base[surf_idx] = 0.0
     Gb, mb = f.weights(base[None])
     c = f.sign_b * n @ f.region_field(z, Gb[0], mb[0])
-    C = f.sign_b * Nm
-    attracting = _attracting(c, C, np.abs(f.g[surf_idx]))
+    return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, unique=bool(unique),
+                c=c, C=f.sign_b * Nm, wts=np.abs(f.g[surf_idx]))
+
+
+def _finish(info: dict, attracting: bool) -> dict:
+    """Stability and type from the local data and the attraction decision."""
+    eig = info["eigenvalues"]
     stable = bool(attracting and (eig.real < 0).all())
     kind = _type(eig, attracting) if attracting else "repelling sliding"
-    return dict(G=G, m=m, active=np.flatnonzero(active).tolist(), eigenvalues=eig, attracting=attracting,
-                unique=bool(unique), stable=stable, type=kind)
+    return dict(info, attracting=bool(attracting), stable=stable, type=kind)
 
 
 def _attracting(c, C, weights=None) -> bool:
-    """Does deta/dt = c + C Theta(eta) bring every small eta to 0?
+    """Does deta/dt = c + C Theta(eta) bring every small eta to 0? (one system; see _attracting_many)"""
+    return bool(_attracting_many([c], [C], None if weights is None else [weights])[0])
+
+
+# the integration of _attracting_many: starts, steps, check interval and the decision thresholds
+_STARTS, _MAX_STEPS, _CHECK, _SHRUNK, _GROWN = 128, 4_000, 25, 1e-6, 1e3
+
+
+def _attracting_many(cs, Cs, weights=None) -> np.ndarray:
+    """For each transversal system i: does deta/dt = c_i + C_i Theta(eta) bring every small eta to 0?
 
     With lambda = -C^-1 c in (0, 1)^k this is deta/dt = C psi, psi_i = Theta(eta_i) - lambda_i.
     Lyapunov: V = sum_i w_i phi_i(eta_i), phi_i(s) = integral of psi_i, is positive away from 0
@@ -497,36 +520,89 @@ def _attracting(c, C, weights=None) -> bool:
     under eta -> s eta (s > 0), is integrated from many unit directions with steps proportional
     to |eta| (so that sliding is resolved at every scale): attracting iff every start shrinks
     by 10^6, which a repelling or rotating-outward system never does.
+
+    ``cs``, ``Cs``, ``weights``: sequences of (k_i,), (k_i, k_i), (k_i,) arrays (None entries,
+    regular points, give True). Systems of equal k are tested together as stacked arrays, and
+    the integrations of all undecided systems of one k run as one batch: the per-step work of a
+    Python loop is paid once per batch instead of once per equilibrium, which is what made the
+    classification of a few hundred sliding equilibria slow.
     """
-    k = len(c)
-    if weights is not None:
-        W = np.diag(weights)
-        sym = np.linalg.eigvalsh(W @ C + C.T @ W)
-        if (sym < 0).all():
-            return True
-        if (sym > 0).all():
-            return False
-    corners = np.array(list(itertools.product((0.0, 1.0), repeat=k)))
-    v = c + corners @ C.T  # the constant field of each orthant (corner T: eta_i > 0 for T_i = 1)
-    towards = np.where(corners > 0, v < 0, v > 0)
-    if towards.all() or k == 1:
-        return bool(towards.all())
-    away = np.where(corners > 0, v > 0, v < 0)
-    if away.all(1).any():  # an orthant whose field points away in every coordinate: it escapes
-        return False
-    rng = np.random.default_rng(0)
-    eta = rng.standard_normal((128, k))
-    eta /= np.linalg.norm(eta, axis=1, keepdims=True)
-    speed = np.abs(c).max() + np.abs(C).sum(1).max()
-    for step in range(4_000):
-        size = np.sqrt(np.einsum("ij,ij->i", eta, eta))[:, None]
-        if step % 25 == 0:
-            if size.max() < 1e-6:
-                return True
-            if size.max() > 1e3:
-                return False
-        eta = eta + (0.01 / speed) * size * (c + (eta > 0) @ C.T)
-    return False
+    out = np.ones(len(cs), dtype=bool)
+    ks = np.array([-1 if c is None else len(c) for c in cs])
+    for k in np.unique(ks[ks > 0]):
+        idx = np.flatnonzero(ks == k)
+        c = np.array([cs[i] for i in idx], dtype=np.float64).reshape(len(idx), k)
+        C = np.array([Cs[i] for i in idx], dtype=np.float64).reshape(len(idx), k, k)
+        undecided = np.ones(len(idx), dtype=bool)
+        if weights is not None:
+            W = np.array([weights[i] for i in idx], dtype=np.float64).reshape(len(idx), k)
+            WC = W[:, :, None] * C
+            sym = np.linalg.eigvalsh(WC + np.swapaxes(WC, 1, 2))
+            neg, pos = (sym < 0).all(1), (sym > 0).all(1)
+            out[idx[neg]] = True
+            out[idx[pos & ~neg]] = False
+            undecided &= ~neg & ~pos
+        corners = np.array(list(itertools.product((0.0, 1.0), repeat=int(k))))
+        # the constant field of each orthant (corner T: eta_i > 0 for T_i = 1): (n, 2^k, k)
+        v = c[:, None, :] + corners @ np.swapaxes(C, 1, 2)
+        towards = np.where(corners > 0, v < 0, v > 0).all((1, 2))
+        away = np.where(corners > 0, v > 0, v < 0).all(2).any(1)  # an orthant that escapes
+        sure = undecided & (towards | (k == 1))
+        out[idx[sure]] = towards[sure]
+        undecided &= ~sure
+        out[idx[undecided & away]] = False
+        undecided &= ~away
+        rest = np.flatnonzero(undecided)
+        if len(rest):
+            out[idx[rest]] = _integrate_orthants(c[rest], C[rest], v[rest])
+    return out
+
+
+def _integrate_orthants(c, C, v) -> np.ndarray:
+    """The scale-free integration of _attracting_many for n systems of one k at once.
+
+    Every system starts from the same unit directions (seed 0) and is stepped by
+    eta += (0.01 / speed) |eta| v[orthant of eta], exactly the single-system recurrence; a
+    system leaves the batch at the first check where its decision is made.
+    """
+    n, k = c.shape
+    eta0 = np.random.default_rng(0).standard_normal((_STARTS, k))
+    eta0 /= np.linalg.norm(eta0, axis=1, keepdims=True)
+    # one contiguous row per component, columns system-major: every operation of a step is a
+    # few whole-row numpy calls (row gathers and in-place updates are far cheaper than
+    # broadcasting over (N, k) arrays and fancy-indexing rows)
+    eta = np.tile(eta0.T, (1, n))
+    speed = np.abs(c).max(1) + np.abs(C).sum(2).max(1)
+    rate = np.repeat(0.01 / speed, _STARTS)
+    vrows = np.ascontiguousarray(v.reshape(n * 2 ** k, k).T)  # (k, n 2^k)
+    offset = np.repeat(np.arange(n, dtype=np.intp) * 2 ** k, _STARTS)
+    alive = np.arange(n)  # the systems still in the batch, in the order of the columns of eta
+    out = np.zeros(n, dtype=bool)  # undecided after the last step: not attracting
+    for step in range(_MAX_STEPS):
+        size = eta[0] * eta[0]
+        for i in range(1, k):
+            size += eta[i] * eta[i]
+        np.sqrt(size, out=size)
+        if step % _CHECK == 0:
+            biggest = size.reshape(len(alive), _STARTS).max(1)
+            shrunk, grown = biggest < _SHRUNK, biggest > _GROWN
+            done = shrunk | grown
+            if done.any():
+                out[alive[shrunk]] = True
+                keep = np.repeat(~done, _STARTS)
+                alive = alive[~done]
+                if len(alive) == 0:
+                    break
+                eta, size, rate = eta[:, keep], size[keep], rate[keep]
+                offset = np.repeat(alive * 2 ** k, _STARTS)
+        # the orthant of eta in itertools.product order (eta_0 > 0 is the most significant bit)
+        row = offset.copy()
+        for i in range(k):
+            row += (eta[i] > 0) * (2 ** (k - 1 - i))
+        size *= rate
+        for i in range(k):
+            eta[i] += size * np.take(vrows[i], row)
+    return out
 
 
 def _null_space(n):
@@ -633,21 +709,28 @@ def find_equilibria(f: NeuronField, *, tol: float = 1e-9, max_vertices: int = MA
 
 
 def _build(f, red, found: _Candidates, tol) -> list[Equilibrium]:
-    eqs, seen = [], []
+    # distinct points first: the tolerance test runs against a growing array (one vectorised
+    # comparison per candidate) rather than a Python loop over every point kept so far
+    kept, seen, norms = [], np.empty((max(len(found.w), 1), f.d)), np.empty(max(len(found.w), 1))
     for w_r, Ds, lam in zip(found.w, found.surfaces, found.lam):
         w = red.basis @ w_r
         z = w / (w @ w)
-        if any(np.linalg.norm(z - s) <= 1e-9 * (1 + np.linalg.norm(s)) for s in seen):
+        n = len(kept)
+        if n and (np.linalg.norm(seen[:n] - z, axis=1) <= 1e-9 * (1 + norms[:n])).any():
             continue
-        seen.append(z)
+        seen[n], norms[n] = z, np.linalg.norm(z)
         # merged duplicates share the surface and its lambda
         surf = np.concatenate([red.groups[j] for j in Ds]).astype(int) if len(Ds) else np.zeros(0, dtype=int)
         lam_full = np.concatenate([np.full(len(red.groups[j]), l) for j, l in zip(Ds, lam)]) if len(Ds) else np.zeros(0)
         order = np.argsort(surf)
-        surf, lam_full = surf[order], lam_full[order]
-        info = _classify(f, z, surf, lam_full, tol)
-        eqs.append(Equilibrium(z=z, kind="sliding" if len(surf) else "regular", surfaces=surf.tolist(),
-                               lam=lam_full.tolist(), **info))
+        kept.append((z, surf[order], lam_full[order]))
+    infos = [_local(f, z, surf, lam_full) for z, surf, lam_full in kept]
+    # the transversal attraction of every sliding candidate in one batch
+    attracting = _attracting_many([i.pop("c") for i in infos], [i.pop("C") for i in infos],
+                                  [i.pop("wts") for i in infos])
+    eqs = [Equilibrium(z=z, kind="sliding" if len(surf) else "regular", surfaces=surf.tolist(),
+                       lam=lam_full.tolist(), **_finish(info, a))
+           for (z, surf, lam_full), info, a in zip(kept, infos, attracting)]
     # stable first, then by distance from the origin: a stable order for reports and tests
     eqs.sort(key=lambda e: (not e.stable, e.kind, float(np.linalg.norm(e.z))))
     return eqs

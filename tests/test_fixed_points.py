@@ -184,3 +184,73 @@ def test_cli_fixed_points_json(tmp_path, capsys):
                  "--g", str(tmp_path / "g.npy")]) == 2
     assert "shape" in capsys.readouterr().err
     assert main(["fixed-points", str(tmp_path / "s.npz"), "--sign-b", "2", "--sign-beta", "1"]) == 2
+
+
+def _attracting_one_at_a_time(c, C, weights):
+    """The single-system loop that _attracting_many batches (the reference for its results)."""
+    import itertools
+
+    k = len(c)
+    W = np.diag(weights)
+    sym = np.linalg.eigvalsh(W @ C + C.T @ W)
+    if (sym < 0).all():
+        return True
+    if (sym > 0).all():
+        return False
+    corners = np.array(list(itertools.product((0.0, 1.0), repeat=k)))
+    v = c + corners @ C.T
+    towards = np.where(corners > 0, v < 0, v > 0)
+    if towards.all() or k == 1:
+        return bool(towards.all())
+    if np.where(corners > 0, v > 0, v < 0).all(1).any():
+        return False
+    eta = np.random.default_rng(0).standard_normal((128, k))
+    eta /= np.linalg.norm(eta, axis=1, keepdims=True)
+    speed = np.abs(c).max() + np.abs(C).sum(1).max()
+    for step in range(4_000):
+        size = np.sqrt(np.einsum("ij,ij->i", eta, eta))[:, None]
+        if step % 25 == 0:
+            if size.max() < 1e-6:
+                return True
+            if size.max() > 1e3:
+                return False
+        eta = eta + (0.01 / speed) * size * (c + (eta > 0) @ C.T)
+    return False
+
+
+@st.composite
+def transversal_systems(draw):
+    """Transversal systems as _classify builds them: C = s K diag(g), K = d + x_i.x_j, mixed g
+    (so that the Lyapunov test leaves many undecided), c = -C lambda with lambda near [0, 1]^k."""
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31 - 1)))
+    out = []
+    for _ in range(draw(st.integers(1, 12))):
+        k = int(rng.integers(1, 4))
+        x = rng.standard_normal((k, 3))
+        g = rng.choice([-1.0, 1.0], k) * rng.uniform(0.2, 2.0, k)
+        C = rng.choice([-1.0, 1.0]) * (3 + x @ x.T) * g[None, :] + 0.3 * rng.standard_normal((k, k))
+        lam = rng.uniform(-0.1, 1.1, k)
+        out.append((-C @ lam, C, np.abs(g)))
+    return out
+
+
+@given(transversal_systems())
+@settings(max_examples=10)
+def test_batched_attraction_equals_the_one_at_a_time_loop(systems):
+    from lazyrich.numerics.equilibria import _attracting_many
+
+    got = _attracting_many([s[0] for s in systems], [s[1] for s in systems], [s[2] for s in systems])
+    assert got.tolist() == [_attracting_one_at_a_time(*s) for s in systems]
+
+
+def test_batched_attraction_on_the_sliding_equilibria_of_a_dataset():
+    from lazyrich.numerics.equilibria import _attracting_many, _local
+
+    rng = np.random.default_rng(4)
+    f = NeuronField(rng.standard_normal((60, 3)), np.sign(rng.standard_normal(60)), 1, 1)
+    eqs = [e for e in find_equilibria(f, polish=False).equilibria if e.kind == "sliding"]
+    infos = [_local(f, e.z, np.array(e.surfaces), np.array(e.lam)) for e in eqs]
+    systems = [(i["c"], i["C"], i["wts"]) for i in infos]
+    assert any(len(s[0]) >= 2 for s in systems)
+    got = _attracting_many(*zip(*systems))
+    assert got.tolist() == [_attracting_one_at_a_time(*s) for s in systems] == [e.attracting for e in eqs]

@@ -85,3 +85,22 @@ def test_list_and_notes(fake_claims, tmp_path, capsys):
     assert listed["z-velocity"] == "identity" and listed["t-refuted"] == "empirical"
     assert main(["validate", "t-identity", "--report", str(tmp_path / "r"), "--notes", str(tmp_path / "notes")]) == 0
     assert "t-identity" in (tmp_path / "notes" / "validation.md").read_text()
+
+
+def test_attractor_distances_are_measured_to_the_own_class():
+    """A neuron sitting on a predicted stable equilibrium is at distance 0; of another class, it is not."""
+    import numpy as np
+
+    from lazyrich.numerics.data import make
+    from lazyrich.validation.claims.attractors import _distances, _stable_by_class
+
+    ds = make("sphere", 12, 2, seed=3)
+    stable = _stable_by_class(ds.X, ds.y)
+    (sb, sbeta), E = next((k, v) for k, v in stable.items() if len(v))
+    z = np.vstack([E[:1], E[:1] + 0.5, [[np.nan, np.nan]]])
+    d = _distances(z, np.array([sb, sb, sb]), np.array([sbeta, sbeta, sbeta]), stable, scale=1.0)
+    assert d[0] == 0 and d[1] > 0 and d[2] == np.inf
+    other = [k for k in stable if k != (sb, sbeta) and all(np.linalg.norm(stable[k] - E[0], axis=1) > 1e-9)]
+    if other:
+        d2 = _distances(z[:1], np.array([other[0][0]]), np.array([other[0][1]]), stable, scale=1.0)
+        assert d2[0] > 0

@@ -1,0 +1,83 @@
+"""Attractor counts: bounds, monotonicity on nested neuron sets, the exponent fit, the CLI."""
+import json
+
+import numpy as np
+import pytest
+
+from lazyrich.cli import main
+from lazyrich.numerics.attractor_count import attractor_counts, fit_exponents, judge_claim, reached
+from lazyrich.numerics.basins import STATUSES
+from lazyrich.numerics.data import make
+
+
+@pytest.fixture(scope="module")
+def small():
+    ds = make("sphere", 14, 2, 3)
+    return reached(ds.X, ds.y, 48, seed=3)
+
+
+def test_counts_are_bounded_and_grow_with_nested_neuron_sets(small):
+    hs = list(range(1, 49))
+    A = attractor_counts(small["label"], hs)
+    assert all(a <= h for a, h in zip(A, hs))
+    assert all(a <= small["stable"] for a in A)
+    assert all(a1 <= a2 for a1, a2 in zip(A, A[1:]))
+    assert A[-1] >= 2  # the four classes of neurons reach more than one attractor here
+    label = small["label"]
+    assert label.min() >= -1 and label.max() < small["equilibria"]
+    assert sum(small["status"][s] for s in STATUSES) == 48 and small["status"]["unconverged"] == 0
+    with pytest.raises(ValueError, match="h = 49"):
+        attractor_counts(label, [49])
+    with pytest.raises(ValueError, match="positive integer"):
+        reached(np.ones((3, 2)), np.ones(3), 0, seed=0)
+
+
+def _synthetic(a, b, seeds=8, noise=0.05, per_seed=0.2):
+    """A = 2 p^a h^b with a factor per seed (which leaves the exponents exact) and noise per row."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(seeds):
+        offset = per_seed * rng.standard_normal()
+        for p in (32, 64, 128, 256):
+            for h in (16, 64, 256):
+                A = 2.0 * p ** a * h ** b * np.exp(offset + noise * rng.standard_normal())
+                rows.append({"p": p, "h": h, "seed": seed, "A": A, "stable": 10 * A, "d": 2, "model": "x"})
+    return rows
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 0.5), (0.3, 0.8)])
+def test_fit_recovers_known_exponents(a, b):
+    exact = fit_exponents(_synthetic(a, b, noise=0.0), n_boot=200)
+    assert abs(exact["a"] - a) < 1e-10 and abs(exact["b"] - b) < 1e-10
+    assert exact["a_ci"][0] <= a + 1e-10 and exact["a_ci"][1] >= a - 1e-10
+    fit = fit_exponents(_synthetic(a, b), n_boot=400)
+    for name, true in (("a", a), ("b", b)):
+        lo, hi = fit[f"{name}_ci"]
+        assert abs(fit[name] - true) < 0.03 and lo < fit[name] < hi and 0.002 < hi - lo < 0.1
+    assert fit["n_seeds"] == 8 and fit["rms_log_residual"] < 0.3
+
+
+def test_verdict_and_bad_fits():
+    good = judge_claim(_synthetic(1.0, 0.5, noise=0.0))
+    assert "consistent with the claimed 1" in good["verdict"] and "NOT" not in good["verdict"]
+    bad = judge_claim(_synthetic(0.2, 0.2))
+    assert "NOT consistent" in bad["verdict"]
+    with pytest.raises(ValueError, match="no row"):
+        fit_exponents([{"p": 4, "h": 4, "seed": 0, "A": 0}])
+    with pytest.raises(ValueError, match="single value"):
+        fit_exponents([{"p": 4, "h": 4, "seed": s, "A": 2} for s in range(3)])
+
+
+def test_cli_attractor_count(tmp_path, capsys):
+    png = tmp_path / "a.png"
+    assert main(["attractor-count", "--data", "stripe", "--d", "2", "--p", "10", "--h", "4,16",
+                 "--seeds", "1", "--json", "--png", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["rows"]) == 2 and {"fit_all", "fit_unsaturated", "fit_stable", "verdict"} <= set(out)
+    assert out["fit_all"]["a"] is None and out["fit_all"]["b_ci"] == [None, None]  # one p, one seed
+    assert all(r["A"] <= min(r["h"], r["stable"]) for r in out["rows"])
+    assert png.stat().st_size > 5_000
+    for argv, message in [(["--p", "0"], "positive"), (["--h", "a"], "integers"), (["--d-par", "2"], "cylinder")]:
+        assert main(["attractor-count", *argv]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err
