@@ -244,14 +244,8 @@ def fit_power_law(p, error, seeds=None, bootstrap: int = 1000, rng_seed: int = 0
     return {**base, "beta": float(-c1), "prefactor": float(math.exp(c0)), "beta_ci": ci}
 
 
-def plot_learning_curves(result: dict, path) -> str:
-    """Mean test error against p (log-log) with the standard error, and each method's fit."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+def draw_learning_curves(ax, result: dict, title: str | None = None, fontsize: int = 8):
+    """On a matplotlib axis: mean test error against p (log-log) with its standard error, and each fit."""
     for i, (method, fit) in enumerate(result["fits"].items()):
         colour = f"C{i}"
         sizes, mean = np.array(fit["p"]), np.array(fit["mean_error"])
@@ -265,9 +259,21 @@ def plot_learning_curves(result: dict, path) -> str:
             ci = fit["beta_ci"]
             label += rf"  $\beta$ = {fit['beta']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
         ax.plot([], [], "o-", color=colour, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="p (training points)", ylabel="test error",
-           title=f"{result['config']['data']} model, d = {result['config']['d']}")
-    ax.legend(fontsize=8)
+    if title is None:
+        title = f"{result['config']['data']} model, d = {result['config']['d']}"
+    ax.set(xscale="log", yscale="log", xlabel="p (training points)", ylabel="test error", title=title)
+    ax.legend(fontsize=fontsize)
+
+
+def plot_learning_curves(result: dict, path) -> str:
+    """The learning curves and their fits as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    draw_learning_curves(ax, result)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..claim import Outcome, claim, verdict_interval
 from ..plotting import figure
+from ...numerics.learning_curves import draw_learning_curves
 from .stripe import combine, mean_interval
 
 ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
@@ -194,21 +195,7 @@ def _betas(result) -> dict:
 
 # ------------------------------------------------------------------------------------ figure
 def _plot_curves(ax, result, title):
-    for i, (method, fit) in enumerate(result["fits"].items()):
-        colour = f"C{i}"
-        sizes, mean = np.array(fit["p"]), np.array(fit["mean_error"])
-        sem = np.array([np.nan if s is None else s for s in fit["sem_error"]])
-        pos = mean > 0
-        ax.errorbar(sizes[pos], mean[pos], yerr=np.nan_to_num(sem[pos]), fmt="o", color=colour, capsize=3)
-        label = method
-        if fit["beta"] is not None:
-            grid = np.geomspace(sizes.min(), sizes.max(), 50)
-            ax.plot(grid, fit["prefactor"] * grid ** -fit["beta"], "-", color=colour)
-            ci = fit["beta_ci"]
-            label += rf"  $\beta$ = {fit['beta']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-        ax.plot([], [], "o-", color=colour, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="p (training points)", ylabel="test error", title=title)
-    ax.legend(fontsize=7)
+    draw_learning_curves(ax, result, title, fontsize=7)
 
 
 def _figure(path, stripe, sphere, b_stats, c_stats, ps):
