@@ -39,10 +39,11 @@ class KernelError(ValueError):
 
 
 # ----------------------------------------------------------------------------- tiling
-def _as_tensor(X, name, device=None, dtype=torch.float64) -> torch.Tensor:
+def _as_tensor(X, device=None, dtype=torch.float64) -> torch.Tensor:
+    """Inputs as a float tensor, after the shared checks (2-d, non-empty, finite)."""
     if isinstance(X, torch.Tensor):
         arr = X.detach()
-        check_inputs(arr.cpu().numpy() if arr.device.type != "cpu" else arr.numpy(), KernelError)
+        check_inputs(arr.cpu().numpy(), KernelError)
         return arr.to(device=device if device is not None else arr.device, dtype=dtype)
     arr = np.asarray(X, dtype=np.float64)
     check_inputs(arr, KernelError)
@@ -50,10 +51,10 @@ def _as_tensor(X, name, device=None, dtype=torch.float64) -> torch.Tensor:
 
 
 def _pair(X, Xp, device, dtype):
-    X = _as_tensor(X, "X", device, dtype)
+    X = _as_tensor(X, device, dtype)
     if Xp is None:
         return X, X, True
-    Xp = _as_tensor(Xp, "Xp", X.device, dtype)
+    Xp = _as_tensor(Xp, X.device, dtype)
     if Xp.shape[1] != X.shape[1]:
         raise KernelError(f"X has d = {X.shape[1]} but Xp has d = {Xp.shape[1]}")
     return X, Xp, False
@@ -288,7 +289,7 @@ def ntk_vector_products(fn, params: dict, X, chunk_size: int = 32, columns=None)
     """
     from torch.func import jvp, vjp, vmap
 
-    X = _as_tensor(X, "X")
+    X = _as_tensor(X)
     _, pullback = vjp(lambda prm: fn(prm, X), params)
 
     def column(e):
