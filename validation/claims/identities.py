@@ -46,9 +46,17 @@ def z_velocity(ctx) -> Outcome:
     same = (a["patterns"][0, 0] == a["patterns"][0, 1]).all(1)
     moving = np.linalg.norm(predicted, axis=1) > 0
     keep = same & moving
-    rel = np.linalg.norm(measured - predicted, axis=1)[keep] / np.linalg.norm(predicted, axis=1)[keep]
+    err = np.linalg.norm(measured - predicted, axis=1)[keep]
+    speed = np.linalg.norm(predicted, axis=1)[keep]
+    rel = err / speed
     worst = float(rel.max()) if rel.size else float("nan")
     tol = 1e-5  # the Euler step of length dt leaves an O(dt) = O(1e-7) error
+    # a neuron that barely moves is measured from z1 - z0, which carries the rounding of z itself:
+    # about eps |z| per coordinate, divided by dt. Each neuron may deviate by tol relative to its
+    # speed plus 10 such roundings (at p = h = 1024: |dz/dt| = 2e-4 for the slowest, |z| = 3,
+    # so the rounding alone is 6e-5 of its speed)
+    rounding = 10 * np.finfo(np.float64).eps * (np.linalg.norm(z0, axis=1) + np.linalg.norm(z1, axis=1))[keep] / dt
+    within = err <= tol * speed + rounding
     path = ctx.figure("z-velocity")
     with figure(path, 1, 2, (10, 4)) as axes:
         axes[0].loglog(np.linalg.norm(predicted, axis=1)[keep], np.linalg.norm(measured, axis=1)[keep], ".")
@@ -59,12 +67,14 @@ def z_velocity(ctx) -> Outcome:
         axes[1].axvline(math.log10(tol), color="r", label="tolerance")
         axes[1].set(xlabel="log10 relative error", ylabel="neurons", title="derived vs measured")
         axes[1].legend()
-    return Outcome(verdict_within(worst, 0.0, tol) if rel.size else "refuted",
+    return Outcome("confirmed" if rel.size and within.all() else "refuted",
                    {"max_relative_error": worst, "median_relative_error": float(np.median(rel)) if rel.size else None,
-                    "neurons_compared": int(keep.sum()), "dt": float(dt)},
-                   {"relative_error": 0.0}, {"max_relative_error": tol}, str(path),
+                    "neurons_within_tolerance": int(within.sum()), "neurons_compared": int(keep.sum()),
+                    "dt": float(dt)},
+                   {"relative_error": 0.0},
+                   {"relative_error": tol, "plus_rounding": "10 eps (|z0| + |z1|)/dt, per neuron"}, str(path),
                    f"{int(keep.sum())} of {h} neurons compared (the others switch activation inside the step or "
-                   f"do not move); largest relative error {worst:.2e}, median "
+                   f"do not move), {int(within.sum())} within tolerance; largest relative error {worst:.2e}, median "
                    f"{float(np.median(rel)) if rel.size else float('nan'):.2e}, for a step dt = {dt:.1e}.")
 
 
