@@ -2,10 +2,11 @@
 
 Every start z is one neuron (same data, same signs of b and beta). The step is explicit Euler
 with a per-neuron step: a fixed fraction of |z| over |F| (so a neuron never jumps across much of
-a region), capped by the local Lipschitz bound of F (so Euler is stable near a node). At a
-sliding surface Euler chatters across it with an amplitude proportional to the step; the
-endpoint is the average over the last window of steps, which cancels the chattering to first
-order, and a final phase with ten times smaller steps reduces it further.
+a region), capped by the local Lipschitz bound of F (so Euler is stable near a node). A surface
+that a neuron crosses back and forth in consecutive steps becomes sticky: on it the Filippov
+sliding field is used (its lambda solved) and a Newton projection keeps z on the surface, so the
+endpoint lies on the surface instead of chattering across it. A neuron stops ("converged") when
+it moves less than a tolerance over a window of steps.
 
 Endpoint statuses: "converged" (stopped moving), "origin" (|z| -> 0: b -> 0 faster than omega),
 "escaped" (|z| -> infinity), "dead" (no weighted training point active: F = 0, the neuron is
