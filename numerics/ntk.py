@@ -201,6 +201,26 @@ def _check_params(omega, b, beta, d):
     return omega, b, beta
 
 
+def hidden_features(omega, b, beta, Z):
+    """(A, D) at the rows of Z: A = relu(U) and D = beta step(U), U = Z omega^T/sqrt d + b (p, h).
+
+    The two factors of every finite-width NTK here: Theta = [A A'^T + (D D'^T) * (Z Z'^T/d + 1)]/h.
+    """
+    U = torch.addmm(b, Z, omega.T, alpha=1.0 / math.sqrt(Z.shape[1]))
+    return torch.relu(U), (U > 0).to(U.dtype) * beta
+
+
+def neuron_terms(omega, b, beta, X) -> torch.Tensor:
+    """(h, p, p): each neuron's NTK term on the rows of X; their mean is :func:`empirical_ntk`.
+
+    For Monte Carlo error bars (the spread over neurons); memory h p^2, so for small p only.
+    """
+    X = _as_tensor(X)
+    omega, b, beta = (t.to(torch.float64) for t in _check_params(omega, b, beta, X.shape[1]))
+    A, D = hidden_features(omega, b, beta, X)
+    return torch.einsum("pn,qn->npq", A, A) + torch.einsum("pn,qn->npq", D, D) * (X @ X.T / X.shape[1] + 1)
+
+
 def empirical_ntk(omega, b, beta, X, Xp=None, tile: int | None = None, out=None, device=None,
                   dtype=torch.float64, progress=None):
     """The finite-width NTK (NTK scaling) of one network, from matrix products, tile by tile.
@@ -212,11 +232,7 @@ def empirical_ntk(omega, b, beta, X, Xp=None, tile: int | None = None, out=None,
     d = X.shape[1]
     omega, b, beta = (t.to(device=X.device, dtype=dtype) for t in _check_params(omega, b, beta, d))
     h = omega.shape[0]
-    inv_sqrt_d = 1.0 / math.sqrt(d)
-
-    def features(Z):
-        U = torch.addmm(b, Z, omega.T, alpha=inv_sqrt_d)
-        return torch.relu(U), (U > 0).to(dtype) * beta
+    features = lambda Z: hidden_features(omega, b, beta, Z)  # noqa: E731
 
     # keep the features of all points when they fit: each is then computed once, not per tile
     keep = 2 * (X.shape[0] + (0 if symmetric else Xp.shape[0])) * h * X.element_size() <= FEATURE_MEMORY
@@ -253,8 +269,8 @@ def compressed_ntk_parts(omega, b, beta, X, Xp=None, informative=(0,)):
                           f"reaches {leak:.3g}")
     par, parp = X * mask, Xp * mask
     theta_par = empirical_ntk(omega, b, beta, par, None if symmetric else parp)
-    D = (torch.addmm(b, par, omega.T, alpha=1 / math.sqrt(d)) > 0).to(torch.float64) * beta
-    Dp = D if symmetric else (torch.addmm(b, parp, omega.T, alpha=1 / math.sqrt(d)) > 0).to(torch.float64) * beta
+    D = hidden_features(omega, b, beta, par)[1]
+    Dp = D if symmetric else hidden_features(omega, b, beta, parp)[1]
     return theta_par, D @ Dp.T / (omega.shape[0] * d)
 
 

@@ -84,7 +84,7 @@ def z_velocity(ctx) -> Outcome:
     of the widest network lies within 4 Monte Carlo standard errors of the limit.""")
 def ntk_init(ctx) -> Outcome:
     from ...numerics.data import make
-    from ...numerics.ntk import analytic_kernel, empirical_ntk
+    from ...numerics.ntk import analytic_kernel, empirical_ntk, neuron_terms
 
     p, widths, seeds = ctx.size((48, [64, 256, 1024, 4096], 8), (256, [64, 256, 1024, 4096, 16384, 65536], 16))
     device = torch.device(ctx.device)
@@ -103,10 +103,7 @@ def ntk_init(ctx) -> Outcome:
     h = widths[-1]
     g = torch.Generator().manual_seed(7)
     omega, b, beta = (torch.randn(*shape, generator=g, dtype=torch.float64).to(device) for shape in ((h, 5), (h,), (h,)))
-    sub = X[:16]
-    U = sub @ omega.T / math.sqrt(5) + b
-    A, D = torch.relu(U), (U > 0).double() * beta
-    terms = torch.einsum("pn,qn->npq", A, A) + torch.einsum("pn,qn->npq", D, D) * (sub @ sub.T / 5 + 1)
+    terms = neuron_terms(omega, b, beta, X[:16])
     zscore = ((terms.mean(0) - exact[:16, :16]) / (terms.std(0) / math.sqrt(h))).abs()
     within = float((zscore <= 4).double().mean())
     tol = 0.1
