@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -289,7 +290,7 @@ def cmd_attractor_count(args):
         (lambda r: print(f"  p = {r['p']}, seed {r['seed']}: {r['stable']} stable equilibria, "
                          f"A = {r['A']} at h = {r['h']}", file=sys.stderr))
     result = study(args.data, args.d, ps, hs, seeds, d_par=args.d_par, device=resolve_device(args.device),
-                   progress=progress)
+                   progress=progress, store=args.store, workers=_workers(args.workers))
     result["wall_s"] = time.perf_counter() - t0
     if args.png:
         plot(result, args.png)
@@ -446,7 +447,7 @@ def cmd_learning_curve(args):
                               methods=tuple(args.methods.split(",")), h=args.h, alpha_lazy=args.alpha_lazy,
                               alpha_feature=args.alpha_feature, loss=args.loss, t_max=args.t_max,
                               max_wall=args.max_wall, device=args.device, bootstrap=args.bootstrap)
-    result = learning_curve(cfg, out=args.out, progress=not args.json)
+    result = learning_curve(cfg, out=args.out, progress=not args.json, workers=_workers(args.workers))
     if args.png:
         result["png"] = plot_learning_curves(result, args.png)
     lines = [f"learning curves, {args.data} model, d = {args.d}, p = {list(ps)}, {len(cfg.seeds)} seeds"]
@@ -457,6 +458,77 @@ def cmd_learning_curve(args):
             f"beta = {fit['beta']:.3f}"
         lines.append(f"  {method:10s} {beta}   mean test error: {errs}")
     _emit(args, result, "\n".join(lines))
+
+
+# ---------------------------------------------------------------------------- sweeps
+def _workers(value) -> int:
+    """--workers: a positive count, by default one per core."""
+    if value is None:
+        return os.cpu_count() or 1
+    if value < 1:
+        raise UsageError(f"--workers must be a positive integer, got {value}")
+    return value
+
+
+def cmd_sweep(args):
+    from .sweep import kinds, load_spec, run_sweep, summary
+    from .sweep import Store
+
+    if args.kinds:
+        payload = {"kinds": {k.name: {"doc": k.doc, "defaults": k.defaults} for k in kinds().values()}}
+        text = "\n\n".join(f"{k.name}: {k.doc}\n" + "\n".join(f"  {n} = {v!r}" for n, v in sorted(k.defaults.items()))
+                            for k in kinds().values())
+        _emit(args, payload, text)
+        return 0
+    if not args.spec or not args.store:
+        raise UsageError("give a specification and a store: lazyrich sweep SPEC.toml --store DIR (--kinds lists "
+                         "the job kinds and their parameters)")
+    name, spec, runs = load_spec(args.spec)
+    with Store(args.store) as store:
+        report = run_sweep(runs, store, name=name, spec=spec, backend=args.backend, workers=_workers(args.workers),
+                           scheduler=args.scheduler, device=args.device, batch=args.batch,
+                           retry_failed=args.retry_failed, progress=not args.json)
+    _emit(args, {"name": "sweep", "sweep": name, "store": str(args.store), **report.to_json()}, summary(report))
+    if report.interrupted:
+        return 130
+    return 1 if report.failed else 0
+
+
+def cmd_results(args):
+    from .sweep import results
+
+    status = None if args.status == "all" else args.status
+    df = results(args.store, where=args.where, kind=args.kind, status=status, sweep=args.sweep)
+    if args.columns:
+        want = [c.strip() for c in args.columns.split(",") if c.strip()]
+        missing = [c for c in want if c not in df.columns]
+        if missing:
+            raise UsageError(f"--columns: no column(s) {', '.join(missing)}; the columns are "
+                             f"{', '.join(map(str, df.columns))}")
+        df = df[want]
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        print(json.dumps({"store": str(args.store), "count": len(df),
+                          "runs": json.loads(df.to_json(orient="records"))}, indent=1))
+    elif df.empty:
+        print("no runs match")
+    else:
+        print(_results_table(df, explicit=bool(args.columns)))
+    return 0
+
+
+def _results_table(df, explicit: bool) -> str:
+    """A table of the columns that vary between the rows; the constant ones listed above it."""
+    book = ("finished", "worker", "key") if not explicit else ()
+    shown, same = [], []
+    for col in df.columns:
+        if col in book:
+            continue
+        values = df[col].astype(str)
+        (shown if explicit or values.nunique() > 1 or col in ("kind", "status") else same).append(col)
+    head = "" if not same else "same in every row: " + ", ".join(f"{c} = {df[c].iloc[0]}" for c in same) + "\n"
+    return head + df[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}") + f"\n{len(df)} runs"
 
 
 # ---------------------------------------------------------------------------- validate
@@ -476,7 +548,8 @@ def cmd_validate(args):
               "\n".join(f"{c.name:20s} {c.kind:10s} {c.statement}" for c in REGISTRY.values()))
         return 0
     device = str(resolve_device(args.device))
-    ctx = Context(quick=args.quick, device=device, report_dir=Path(args.report), seed=args.seed)
+    ctx = Context(quick=args.quick, device=device, report_dir=Path(args.report), seed=args.seed,
+                  workers=_workers(args.workers))
     started = time.time()
     say = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     results = run_claims(args.names or None, ctx, progress=say)
@@ -612,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0:3", help="data and network seeds: 0:3, or 0,3,5")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="where the neurons are integrated")
     p.add_argument("--png", default=None, help="plot A against h, one line per p")
+    p.add_argument("--store", default=None, help="results store: one run per (p, seed), kept; a rerun resumes")
+    p.add_argument("--workers", type=int, default=None, help="processes running the (p, seed) runs "
+                                                                "(default: one per core)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_attractor_count)
 
@@ -650,7 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-wall", type=float, default=60.0, help="seconds per network ensemble")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the confidence intervals")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=None, help="folder for records.jsonl (resumable) and result.json")
+    p.add_argument("--out", default=None, help="results store for the (method, p, seed) runs (resumable), and "
+                                               "result.json")
+    p.add_argument("--workers", type=int, default=None, help="processes running the runs (default: one per core)")
     p.add_argument("--png", default=None, help="plot the curves and fits")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_learning_curve)
@@ -663,9 +741,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="also exit non-zero when an empirical claim is refuted")
     p.add_argument("--notes", default=None, help="also write NOTES/validation.md from this report (e.g. notes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the claims that run sweeps (default: one per core)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("sweep", help="run a TOML sweep of jobs into a results store (resumable; local or Dask)")
+    p.add_argument("spec", nargs="?", help="the sweep specification (TOML; see lazyrich.sweep.spec)")
+    p.add_argument("--store", help="results store directory (SQLite + arrays); runs already in it are skipped")
+    p.add_argument("--backend", choices=("local", "dask"), default="local")
+    p.add_argument("--scheduler", default=None, help="dask: address of a running scheduler (tcp://host:8786); "
+                                                     "without it a LocalCluster is started here")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
+                   help="train compatible simulate runs as one ensemble (default: on a GPU)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the runs that failed before")
+    p.add_argument("--kinds", action="store_true", help="list the job kinds and their parameters, and exit")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("results", help="the runs of a results store as a table, CSV or JSON")
+    p.add_argument("store")
+    p.add_argument("--where", default=None, help="a pandas query on the columns, e.g. \"p >= 64 and alpha < 1\"")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--kind", default=None, help="only this job kind")
+    p.add_argument("--status", choices=("done", "failed", "all"), default="done")
+    p.add_argument("--sweep", default=None, help="only the runs of this sweep")
+    p.add_argument("--columns", default=None, help="comma-separated columns to show")
+    p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("bench", help="benchmark lazyrich against the obvious alternative")
     p.add_argument("name")
@@ -679,6 +784,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .numerics.data import DataError
     from .numerics.simulate import SimulationError
+    from .sweep import RunsFailed
     from .theory.compile import InputError
 
     try:
@@ -690,6 +796,9 @@ def main(argv=None) -> int:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(msg if msg.startswith("lazyrich") else f"lazyrich: error: {msg}", file=sys.stderr)
         return 2
+    except RunsFailed as exc:  # the whole message: it carries the failed run's traceback
+        print(f"lazyrich: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lazyrich: interrupted", file=sys.stderr)
         return 130

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..theory.derived import derive
 from .basins import basins
-from .data import make
 from .equilibria import find_equilibria
 from .neuron_field import NeuronField
 
@@ -81,22 +80,36 @@ def attractor_counts(label, hs) -> list[int]:
 
 
 def count_table(model: str, d: int, ps, hs, seeds, d_par: int | None = None, device: str = "cpu",
-                progress=None) -> list[dict]:
+                progress=None, store=None, workers: int = 1) -> list[dict]:
     """One row per (p, seed, h): A, the number of stable equilibria and of all equilibria, and
-    the fraction of the h neurons that reach a stable equilibrium."""
+    the fraction of the h neurons that reach a stable equilibrium.
+
+    Each (p, seed) is a run of the sweep machinery (job kind ``attractor-count``, h = the largest
+    h; a smaller h takes the first h of its neurons, from the run's saved labels): with ``store``
+    (a directory) the runs are saved as they finish and a study resumes, or grows, without
+    redoing any; ``workers`` processes run them; ``progress(row)`` is called on each row.
+    """
+    import tempfile
+    from contextlib import nullcontext
+
+    from ..sweep import Store, make_run, run_many
+
     ps, hs, seeds = _ints(ps, "p"), _ints(hs, "h"), _ints(seeds, "seed", low=0)
+    cells = [(p, seed) for p in ps for seed in seeds]
+    runs = [make_run("attractor-count", {"model": model, "d": d, "p": p, "seed": seed, "h": max(hs), "d_par": d_par})
+            for p, seed in cells]
     rows = []
-    for p in ps:
-        for seed in seeds:
-            ds = make(model, p, d, seed, d_par=d_par)
-            res = reached(ds.X, ds.y, max(hs), seed, device=device)
-            for h, A in zip(hs, attractor_counts(res["label"], hs)):
-                rows.append({"model": model, "d": d, "p": p, "h": h, "seed": seed, "A": A,
-                             "stable": res["stable"], "equilibria": res["equilibria"],
-                             "fraction_at_stable": float((res["label"][:h] >= 0).mean()),
-                             "complete": res["complete"]})
-            if progress is not None:
-                progress(rows[-1])
+    with tempfile.TemporaryDirectory() if store is None else nullcontext(store) as where:
+        done = run_many(runs, where, name="attractor-count", device=str(device), workers=workers, progress=False)
+        with Store(where) as st:
+            for (p, seed), run in zip(cells, runs):
+                res, label = done[run.key]["result"], st.arrays(run.key)["label"]
+                for h, A in zip(hs, attractor_counts(label, hs)):
+                    rows.append({"model": model, "d": d, "p": p, "h": h, "seed": seed, "A": A,
+                                 "stable": res["stable"], "equilibria": res["equilibria"],
+                                 "fraction_at_stable": float((label[:h] >= 0).mean()), "complete": res["complete"]})
+                    if progress is not None:
+                        progress(rows[-1])
     return rows
 
 
@@ -199,9 +212,11 @@ def _verdict(j) -> str:
     return f"fit on the {which}: " + "; ".join(parts) + f". Saturation: {sat}."
 
 
-def study(model: str, d: int, ps, hs, seeds, d_par: int | None = None, device: str = "cpu", progress=None) -> dict:
+def study(model: str, d: int, ps, hs, seeds, d_par: int | None = None, device: str = "cpu", progress=None,
+          store=None, workers: int = 1) -> dict:
     """The table, the fits and the verdict (count_table + judge_claim)."""
-    rows = count_table(model, d, ps, hs, seeds, d_par=d_par, device=device, progress=progress)
+    rows = count_table(model, d, ps, hs, seeds, d_par=d_par, device=device, progress=progress, store=store,
+                       workers=workers)
     return {"model": model, "d": d, "rows": rows, **judge_claim(rows)}
 
 

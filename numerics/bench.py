@@ -287,9 +287,10 @@ def bench_fixed_points(quick: bool = False, device: str | None = None) -> dict:
 
 
 from .bench_ntk import bench_ntk  # noqa: E402  (it uses the timing helpers above)
+from ..sweep.bench import bench_sweep  # noqa: E402
 
 BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed-points": bench_fixed_points,
-              "ntk": bench_ntk}
+              "ntk": bench_ntk, "sweep": bench_sweep}
 
 
 def run_benchmark(name: str, quick: bool = False, device: str | None = None) -> dict:

@@ -15,9 +15,11 @@ set is the simulator's (an independent sample of size ptest). Methods:
   its initial value (``SimulationConfig.fix_orientation``: only the norms, b and beta train),
   same seed and training set as ``feature``.
 
-Every finished (method, p, seed) is appended to ``records.jsonl`` in the output folder at once,
-so an interrupted run resumes where it stopped. :func:`fit_power_law` fits eps = A p^-beta by
-least squares on log(mean error) against log p, with bootstrap confidence intervals over seeds.
+Each (method, p, seed) is one run of the sweep machinery (lazyrich.sweep, job kind
+``learning-curve``): the output folder is a results store, every run saved as it finishes, so an
+interrupted curve resumes where it stopped and a curve with other settings adds its own runs.
+:func:`fit_power_law` fits eps = A p^-beta by least squares on log(mean error) against log p,
+with bootstrap confidence intervals over seeds.
 """
 from __future__ import annotations
 
@@ -73,10 +75,6 @@ class LearningCurveConfig:
         return self
 
 
-def _key(method, p, seed) -> str:
-    return f"{method}|{p}|{seed}"
-
-
 def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
     from .simulate import SimulationConfig
 
@@ -86,7 +84,7 @@ def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
                             **cfg.extra)
 
 
-def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:
+def run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:
     """Test errors of ``methods`` on the training set of (p, seed)."""
     from .kernel_machines import classification_error, kernel_gradient_flow, knn_predict, svc_decision
     from .ntk import analytic_kernel, empirical_ntk
@@ -142,68 +140,34 @@ def _run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict
     return rows
 
 
-def load_records(out, repair: bool = False) -> list[dict]:
-    """The finished runs in ``out``/records.jsonl. A line cut by a kill is skipped (that run is
-    redone); with ``repair`` the file is rewritten without it, atomically, so that new lines
-    are not appended to a fragment."""
-    path = Path(out) / "records.jsonl"
-    if not path.exists():
-        return []
-    rows, lines = [], path.read_text().splitlines()
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    if repair and (len(rows) != len(lines) or not path.read_text().endswith("\n")) and lines:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        tmp.replace(path)
-    return rows
+def learning_curve(cfg: LearningCurveConfig, out=None, progress: bool = True, workers: int = 1) -> dict:
+    """Run every (method, p, seed) cell not yet in the store ``out`` (a temporary one if None); fit.
 
-
-def learning_curve(cfg: LearningCurveConfig, out=None, progress: bool = True) -> dict:
-    """Run every (p, seed) cell, skipping those already in ``out``/records.jsonl; fit and return.
-
-    Returns {"config", "records", "fits": {method: fit}} (see :func:`fit_power_law`).
+    ``workers``: processes of the local sweep backend. Returns {"config", "records", "fits":
+    {method: fit}} (see :func:`fit_power_law`); with ``out``, also written to out/result.json.
     """
-    cfg.validate()
-    out = Path(out) if out is not None else None
-    done = {}
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        saved = out / "config.json"
-        settings = {k: v for k, v in asdict(cfg).items() if k not in ("ps", "seeds", "methods", "bootstrap",
-                                                                     "device", "max_wall")}
-        if saved.exists():
-            before = json.loads(saved.read_text())
-            changed = sorted(k for k in settings if before.get(k) != json.loads(json.dumps(settings[k])))
-            if changed:
-                raise LearningCurveError(f"{out} holds a learning curve with other settings ({', '.join(changed)}): "
-                                         "choose another --out")
-        saved.write_text(json.dumps(settings, indent=1))
-        done = {_key(r["method"], r["p"], r["seed"]): r for r in load_records(out, repair=True)}
-    cells = [(int(p), int(s)) for p in cfg.ps for s in cfg.seeds]
-    todo = [(p, s, [m for m in cfg.methods if _key(m, p, s) not in done]) for p, s in cells]
-    todo = [c for c in todo if c[2]]
-    from tqdm.auto import tqdm
+    from contextlib import nullcontext
+    import tempfile
 
-    bar = tqdm(todo, desc="learning curve", unit="cell", disable=not progress)
-    for p, seed, methods in bar:
-        bar.set_postfix(p=p, seed=seed)
-        for r in _run_cell(cfg, p, seed, methods):
-            done[_key(r["method"], r["p"], r["seed"])] = r
-            if out is not None:
-                with open(out / "records.jsonl", "a") as f:  # one line per finished run: nothing lost on a kill
-                    f.write(json.dumps(r) + "\n")
-    records = [done[_key(m, int(p), int(s))] for m in cfg.methods for p in cfg.ps for s in cfg.seeds]
+    from ..sweep import make_run, run_many
+
+    cfg.validate()
+    shared = {k: v for k, v in asdict(cfg).items() if k not in ("ps", "seeds", "methods", "bootstrap", "device")}
+    cells = [(m, int(p), int(s)) for m in cfg.methods for p in cfg.ps for s in cfg.seeds]
+    runs = [make_run("learning-curve", {**shared, "method": m, "p": p, "seed": s}) for m, p, s in cells]
+    with tempfile.TemporaryDirectory() if out is None else nullcontext(out) as store:
+        # batch: the methods of a (p, seed) cell as one unit (one training set, lazy and feature as one ensemble)
+        rows = run_many(runs, store, name="learning-curve", device=cfg.device, workers=workers, batch=True,
+                        progress=progress)
+    records = [{"method": m, "p": p, "seed": s, **rows[r.key]["result"], "seconds": rows[r.key]["seconds"]}
+               for (m, p, s), r in zip(cells, runs)]
     fits = {m: fit_power_law([r["p"] for r in records if r["method"] == m],
                              [r["test_error"] for r in records if r["method"] == m],
                              [r["seed"] for r in records if r["method"] == m], cfg.bootstrap)
             for m in cfg.methods}
     result = {"name": "learning-curve", "config": asdict(cfg), "records": records, "fits": fits}
     if out is not None:
-        (out / "result.json").write_text(json.dumps(result, indent=1))
+        (Path(out) / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
 

@@ -70,7 +70,7 @@ def test_verdict_and_bad_fits():
 
 def test_cli_attractor_count(tmp_path, capsys):
     png = tmp_path / "a.png"
-    assert main(["attractor-count", "--data", "stripe", "--d", "2", "--p", "10", "--h", "4,16",
+    assert main(["attractor-count", "--workers", "1", "--data", "stripe", "--d", "2", "--p", "10", "--h", "4,16",
                  "--seeds", "1", "--json", "--png", str(png)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["rows"]) == 2 and {"fit_all", "fit_unsaturated", "fit_stable", "verdict"} <= set(out)
@@ -81,3 +81,22 @@ def test_cli_attractor_count(tmp_path, capsys):
         assert main(["attractor-count", *argv]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_count_table_is_a_resumable_sweep(small, tmp_path):
+    from lazyrich.numerics.attractor_count import count_table
+    from lazyrich.sweep import Store, results
+
+    rows = count_table("sphere", 2, [14], [4, 16, 48], [3], store=tmp_path)
+    # the run of (p, seed) integrates the largest h; smaller h are its first neurons
+    assert [r["A"] for r in rows] == attractor_counts(small["label"], [4, 16, 48])
+    assert rows[-1]["stable"] == small["stable"]
+    with Store(tmp_path) as st:
+        (before,) = st.rows()
+    again = count_table("sphere", 2, [14], [4, 16, 48], [3], store=tmp_path)
+    assert again == rows
+    with Store(tmp_path) as st:
+        (after,) = st.rows()
+    assert after["finished"] == before["finished"] and after["attempts"] == 1  # read back, not recomputed
+    df = results(tmp_path, kind="attractor-count")
+    assert df.h.tolist() == [48] and df.A.tolist() == [rows[-1]["A"]]

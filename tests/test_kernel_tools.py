@@ -80,19 +80,27 @@ def test_power_law_fit_recovers_the_exponent(beta, seed):
 
 
 def test_learning_curve_resumes_without_losing_or_repeating(tmp_path):
+    from lazyrich.sweep import Store
+
     cfg = LearningCurveConfig(d=3, ps=(16, 32), ptest=200, seeds=(0, 1), methods=("knn", "svc-ntk"), bootstrap=50)
     full = learning_curve(cfg, out=tmp_path, progress=False)
-    lines = (tmp_path / "records.jsonl").read_text().splitlines()
-    assert len(lines) == 8
-    (tmp_path / "records.jsonl").write_text("\n".join(lines[:5]) + "\n" + lines[5][:10])  # killed mid-write
+    with Store(tmp_path) as st:
+        rows = st.rows()
+        assert len(rows) == 8 and all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
+        lost = rows[5]["key"]
+        st.db.execute("DELETE FROM runs WHERE key = ?", (lost,))  # as if killed before this run finished
     again = learning_curve(cfg, out=tmp_path, progress=False)
     assert [r["test_error"] for r in again["records"]] == [r["test_error"] for r in full["records"]]
-    keys = [(r["method"], r["p"], r["seed"])
-            for r in map(json.loads, (tmp_path / "records.jsonl").read_text().splitlines())]
-    assert len(keys) == len(set(keys)) == 8  # the cut line was dropped and its run redone once
-    with pytest.raises(LearningCurveError, match="other settings"):
-        learning_curve(LearningCurveConfig(d=4, ps=(16,), ptest=200, seeds=(0,), methods=("knn",)), out=tmp_path,
-                       progress=False)
+    with Store(tmp_path) as st:
+        rows = st.rows()
+    assert len(rows) == 8 and all(r["attempts"] == 1 for r in rows)  # only the lost run was computed again
+    assert rows[-1]["key"] == lost
+    # other settings are other runs, in the same store
+    other = learning_curve(LearningCurveConfig(d=4, ps=(16,), ptest=200, seeds=(0,), methods=("knn",),
+                                               bootstrap=10), out=tmp_path, progress=False)
+    assert len(other["records"]) == 1
+    with Store(tmp_path) as st:
+        assert len(st.rows()) == 9
     with pytest.raises(LearningCurveError, match="unknown method"):
         learning_curve(LearningCurveConfig(methods=("rbf",)), progress=False)
 
@@ -143,7 +151,7 @@ def test_ntk_kpca_and_learning_curve_cli(tmp_path, capsys):
                  "--json"]) == 0
     kp = json.loads(capsys.readouterr().out)
     assert abs(kp["cumulative"][-1] - 1) < 1e-10 and (tmp_path / "k.png").exists()
-    assert main(["learning-curve", "--d", "3", "--p", "16,32", "--ptest", "100", "--seeds", "0:2",
+    assert main(["learning-curve", "--workers", "1", "--d", "3", "--p", "16,32", "--ptest", "100", "--seeds", "0:2",
                  "--methods", "knn,svc-ntk", "--bootstrap", "20", "--out", str(tmp_path / "lc"),
                  "--png", str(tmp_path / "lc.png"), "--json"]) == 0
     lc = json.loads(capsys.readouterr().out)

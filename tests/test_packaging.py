@@ -21,6 +21,7 @@ def test_wheel_installs_and_runs(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert "lazyrich" in tops and not tops & {"theory", "numerics", "validation", "tests"}, tops
     assert "lazyrich/theory/derivations.py" in names and "lazyrich/numerics/data.py" in names
+    assert "lazyrich/sweep/store.py" in names
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -113,8 +113,10 @@ def test_learning_curves_outcome_and_resume(ctx, monkeypatch):
     assert set(m["stripe"]) == {"knn", "svc-ntk", "lazy", "feature"}
     assert set(m["sphere"]) == {"knn", "svc-ntk", "lazy", "feature", "feature-fixed"}
     assert m["p_star_where"] in ("inside", "above", "below")
-    records = ctx.report_dir / "learning-curves" / "sphere-quick" / "records.jsonl"
-    assert len(records.read_text().splitlines()) == 2 * 2 * 5
+    from lazyrich.sweep import results
+
+    store = ctx.report_dir / "learning-curves" / "sphere" / "quick"
+    assert len(results(store, kind="learning-curve")) == 2 * 2 * 5
     again = C.run_claims(["learning-curves"], ctx)[0]  # every cell is read back, none recomputed
     assert again.measured["sphere"] == m["sphere"] and again.seconds < res.seconds
 

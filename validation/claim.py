@@ -32,6 +32,7 @@ class Context:
     device: str = "cpu"
     report_dir: Path = Path("validation-report")
     seed: int = 0
+    workers: int = 1  # processes for the claims that run sweeps (learning curves, attractor counts)
     # relative perturbation of a claim's prediction, by claim name: the tests use it to prove that
     # each identity can fail (a check that passes a wrong prediction checks nothing)
     perturb: dict = field(default_factory=dict)
@@ -43,6 +44,11 @@ class Context:
         """Path of the PNG for figure ``name`` in the report folder."""
         self.report_dir.mkdir(parents=True, exist_ok=True)
         return self.report_dir / f"{name}.png"
+
+    def store(self, name: str) -> Path:
+        """The results store of a claim's sweep (lazyrich.sweep): kept in the report folder, so that
+        an interrupted validation resumes and ``lazyrich results`` can query every run."""
+        return self.report_dir / name / ("quick" if self.quick else "full")
 
     def size(self, quick, full):
         """The quick value (CPU, minutes) or the full one (sizes fit for a GPU)."""

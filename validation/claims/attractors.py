@@ -92,7 +92,8 @@ def attractors(ctx) -> Outcome:
     collapse_bad = any(r["end"]["within_0.1"] <= r["init"]["within_0.1"] for r in runs)
     ps, hs, cseeds = ctx.size(((8, 16, 32), (8, 32, 128), (0, 1, 2)),
                               ((16, 32, 64, 128), (16, 64, 256, 1024), tuple(range(6))))
-    counts = study("sphere", 2, ps, hs, cseeds, device=ctx.device)
+    counts = study("sphere", 2, ps, hs, cseeds, device=ctx.device, store=ctx.store("attractor-count"),
+                   workers=ctx.workers)
     fit = counts["fit_unsaturated"] if "error" not in counts["fit_unsaturated"] else counts["fit_all"]
     law = "inconclusive"
     if "error" not in fit and fit["a_ci"][0] is not None and fit["b_ci"][0] is not None:

@@ -10,7 +10,8 @@ The talk says:
     improves the feature regime.
 
 Every number comes from ``numerics.learning_curves.learning_curve`` (a new training set and
-network per seed; records kept in the report folder, so an interrupted run resumes). Statistics:
+network per seed), one sweep run per (method, p, seed), kept in a results store in the report
+folder (REPORT/learning-curves/stripe/quick ...), so an interrupted run resumes. Statistics:
 
 (A) the difference beta_feature - beta_lazy, by a bootstrap over seeds that resamples the same
     seeds for both methods (they share each training set); confirmed when its interval is above 0.
@@ -124,8 +125,7 @@ def _curve(ctx, data: str, sizes) -> dict:
         alpha_lazy=ALPHA_LAZY, alpha_feature=ALPHA_FEATURE, loss=LOSS, t_max=sizes["t_max"],
         max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
         extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]})
-    out = ctx.report_dir / "learning-curves" / f"{data}-{'quick' if ctx.quick else 'full'}"
-    return learning_curve(cfg, out=out, progress=False)
+    return learning_curve(cfg, out=ctx.store(f"learning-curves/{data}"), progress=False, workers=ctx.workers)
 
 
 def _converged(result, method: str) -> float:

@@ -1,0 +1,103 @@
+"""Parameter sweeps: a TOML specification of runs, a resumable results store, local and Dask execution.
+
+    from lazyrich.sweep import sweep, results
+    report = sweep("scan.toml", "runs/")             # runs what the store does not hold yet
+    df = results("runs/", where="p >= 64 and kind == 'simulate'")
+    arrays = load_arrays("runs/", df.key[0])         # the run's numpy arrays
+
+``lazyrich sweep SPEC.toml --store DIR`` and ``lazyrich results DIR`` are the same from the shell.
+spec.py: the specification and run keys; jobs.py: the job kinds; store.py: the store;
+execute.py: the backends.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .execute import RunsFailed, SweepReport, run_sweep, summary
+from .jobs import JobResult, kind_spec, kinds
+from .spec import Run, SpecError, expand, load_spec, make_run
+from .store import Store, StoreError
+
+__all__ = ["sweep", "results", "load_arrays", "run_sweep", "summary", "SweepReport", "Store", "StoreError", "Run",
+           "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult", "run_many", "RunsFailed"]
+
+
+def sweep(spec, store, **options) -> SweepReport:
+    """Run a specification (a TOML path or an already parsed dict) into ``store`` (a directory).
+
+    ``options`` go to :func:`run_sweep`: backend, workers, scheduler, device, batch,
+    retry_failed, progress.
+    """
+    if isinstance(spec, (str, Path)):
+        name, parsed, runs = load_spec(spec)
+    else:
+        name, parsed, runs = spec.get("name", "sweep"), spec, expand(spec)
+    with Store(store) as st:
+        return run_sweep(runs, st, name=name, spec=parsed, **options)
+
+
+def run_many(runs: list[Run], store, name: str, **options) -> dict[str, dict]:
+    """Run ``runs`` into ``store`` and return {key: row} of every one of them (see Store.rows).
+
+    What the library's own studies (learning curves, attractor counts) call: a run that failed
+    raises here, naming the first failure, since a study cannot be fitted with holes in it.
+    """
+    with Store(store) as st:
+        report = run_sweep(runs, st, name=name, **options)
+        if report.interrupted:
+            raise KeyboardInterrupt
+        keys = {r.key for r in runs}
+        rows = {row["key"]: row for row in st.rows() if row["key"] in keys}
+    failed = [row for row in rows.values() if row["status"] != "done"]
+    if failed:
+        first = failed[0]
+        raise RunsFailed(f"{len(failed)} of {len(keys)} runs failed (store {store}); first, {first['kind']} "
+                           f"{first['params']}:\n{first['error']}")
+    return rows
+
+
+def _flat(row: dict) -> dict:
+    out = {"key": row["key"], "kind": row["kind"], "status": row["status"]}
+    out.update(row["params"])
+    for name, value in (row["result"] or {}).items():
+        out[name if name not in out else f"result_{name}"] = value
+    out.update({"seconds": row["seconds"], "attempts": row["attempts"], "finished": row["finished"],
+                "worker": row["worker"]})
+    if row["status"] != "done":
+        out["error"] = (row["error"] or "").strip().splitlines()[-1] if row["error"] else None
+    return out
+
+
+def results(store, where: str | None = None, kind: str | None = None, status: str | None = "done",
+            sweep: str | None = None):
+    """The runs of a store as a pandas DataFrame: one row per run, with its key, kind, status,
+    every parameter and every scalar result as columns (a result named like a parameter gets a
+    ``result_`` prefix), and seconds, attempts, finished, worker.
+
+    ``where``: a pandas query on those columns (``"p >= 64 and alpha < 1"``); ``kind``,
+    ``status`` (done, failed, or None for all) and ``sweep`` select rows first.
+    """
+    import pandas as pd
+
+    if status not in (None, "done", "failed"):
+        raise ValueError(f"status must be done, failed or None (all), got {status!r}")
+    with Store(store, create=False) as st:
+        if sweep is not None and sweep not in {s["name"] for s in st.sweeps()}:
+            raise StoreError(f"{store} has no sweep named {sweep!r}")
+        rows = [_flat(r) for r in st.rows(kind=kind, status=status, sweep=sweep)]
+    df = pd.DataFrame(rows)
+    if where and not df.empty:
+        try:
+            picked = df.query(where).index
+        except Exception as exc:  # noqa: BLE001 - pandas raises many types; the user needs the expression named
+            raise ValueError(f"--where {where!r} cannot be evaluated on the columns "
+                             f"{', '.join(map(str, df.columns))}: {exc}") from None
+        # rebuilt from the selected rows: the columns of other kinds go, and integers stay integers
+        df = pd.DataFrame([rows[i] for i in picked])
+    return df
+
+
+def load_arrays(store, key: str) -> dict:
+    """The numpy arrays a finished run saved (simulate: checkpoints and final parameters ...)."""
+    with Store(store, create=False) as st:
+        return st.arrays(key)
