@@ -229,7 +229,7 @@ def test_cli_sweep_and_results(tmp_path, capsys):
     store = tmp_path / "st"
     assert main(["sweep", str(spec), "--store", str(store), "--workers", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["sweep"] == "cli" and out["done"] == 4 and out["by_kind"] == {"kernel": {"done": 4}}
+    assert out["sweep"] == "cli" and out["done"] == 4 and out["by_kind"] == {"kernel": {"runs": 4, "done": 4, "failed": 0, "pending": 0}}
     assert main(["results", str(store), "--format", "json", "--where", "kernel == 'ntk'"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["count"] == 2 and {r["p"] for r in got["runs"]} == {20, 40}

@@ -17,7 +17,6 @@ Backends:
 """
 from __future__ import annotations
 
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 import multiprocessing
@@ -65,12 +64,11 @@ class SweepReport:
     workers: int = 1
     device: str = "cpu"
     interrupted: bool = False
-    by_kind: dict = field(default_factory=dict)  # kind -> Counter of statuses in the store
+    by_kind: dict = field(default_factory=dict)  # kind -> {runs, done, failed, pending} of this sweep's runs
     failures: list = field(default_factory=list)  # (key, kind, first line of the error)
 
     def to_json(self) -> dict:
-        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()} | {
-            "by_kind": {k: dict(v) for k, v in self.by_kind.items()}}
+        return dict(self.__dict__)
 
 
 def _version() -> str:
@@ -218,6 +216,8 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
 
     t0 = time.perf_counter()
     work = units(todo, batch)
+    workers = min(workers, max(1, len(work)))  # no idle processes to start
+    report.workers = workers
     stream = (o for o in ()) if not work else _local(work, workers, device) if backend == "local" else \
         _dask(work, workers, device, scheduler)
     bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="run", disable=not progress or not todo)
@@ -242,20 +242,20 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
         bar.close()
         stream.close()
     report.wall = time.perf_counter() - t0
-    counts: dict = {}
-    keys = set(by_key) | {r.key for r in unique}
-    for row in store.rows():
-        if row["key"] in keys:
-            counts.setdefault(row["kind"], Counter())[row["status"]] += 1
-    report.by_kind = counts
+    status = store.statuses()
+    for run in unique:
+        c = report.by_kind.setdefault(run.kind, {"runs": 0, "done": 0, "failed": 0, "pending": 0})
+        c["runs"] += 1
+        c[status.get(run.key, "pending")] += 1
     return report
 
 
 def summary(report: SweepReport) -> str:
     """The table printed at the end of a sweep."""
-    lines = [f"{'kind':16s} {'runs':>6s} {'done':>6s} {'failed':>6s}"]
+    cols = ("runs", "done", "failed", "pending")
+    lines = [f"{'kind':16s} " + " ".join(f"{c:>7s}" for c in cols)]
     for kind, c in sorted(report.by_kind.items()):
-        lines.append(f"{kind:16s} {sum(c.values()):>6d} {c.get('done', 0):>6d} {c.get('failed', 0):>6d}")
+        lines.append(f"{kind:16s} " + " ".join(f"{c[k]:>7d}" for k in cols))
     rate = f", {report.wall / report.ran:.3g} s per run" if report.ran else ""
     lines.append(f"{report.total} runs: {report.already_done} already in the store, {report.ran} run now "
                  f"({report.done} done, {report.failed} failed), {report.skipped_failed} failed before and skipped "
