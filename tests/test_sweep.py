@@ -207,12 +207,14 @@ alpha = [0.1, 100.0]
 def test_dask_local_cluster_equals_the_local_backend(tmp_path):
     pytest.importorskip("distributed")
     local = sweep(small_spec(), tmp_path / "local", workers=1, device="cpu", progress=False)
-    dask = sweep(small_spec(), tmp_path / "dask", backend="dask", workers=2, device="cpu", progress=False)
+    # device auto: each worker resolves it (to the CPU here)
+    dask = sweep(small_spec(), tmp_path / "dask", backend="dask", workers=2, device="auto", progress=False)
     assert local.done == dask.done == 9 and dask.failed == 0
     with Store(tmp_path / "local") as a, Store(tmp_path / "dask") as b:
         ra, rb = ({r["key"]: r for r in s.rows()} for s in (a, b))
         assert ra.keys() == rb.keys()
         assert {r["worker"].split(":")[1] for r in rb.values()} != {str(os.getpid())}  # ran elsewhere
+        assert {r["worker"].split(":")[2] for r in rb.values()} == {"cpu"}
         for key in ra:
             assert ra[key]["result"] == rb[key]["result"], ra[key]["kind"]
             arrays = a.arrays(key)

@@ -92,10 +92,13 @@ def execute_unit(kind: str, params: list[dict], device: str, keys: list[str], th
     """What a worker executes: one run, or a batch of runs of one kind as one call of the kind's
     run_batch (one ensemble); a batch that fails is retried run by run, so that a bad run cannot
     fail its batch-mates. Returns a list of Outcomes, in the order of ``keys``."""
+    from ..numerics.simulate import resolve_device
+
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    device = str(resolve_device(device))  # "auto" is decided here, on the worker's machine
     if len(params) == 1:
         return [execute_run(kind, params[0], device, keys[0])]
     worker = f"{socket.gethostname()}:{os.getpid()}:{device}"
@@ -195,8 +198,10 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
         raise ValueError(f"workers must be a positive integer, got {workers}")
     if scheduler and backend != "dask":
         raise ValueError("--scheduler needs --backend dask")
-    # the dask backend leaves "auto" to each worker: the cluster's machines are not this one
-    device = str(resolve_device(device)) if backend == "local" or device != "auto" else "auto"
+    if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    # the dask backend leaves the device to each worker: the cluster's machines are not this one
+    device = str(resolve_device(device)) if backend == "local" else device
     on_gpu = device.startswith("cuda")
     workers = workers or (os.cpu_count() or 1)
     if batch is None:
