@@ -95,6 +95,49 @@ def test_store_keeps_a_finished_run_and_never_overwrites_it(tmp_path):
         assert np.array_equal(st.arrays(run.key)["a"], np.arange(3)) and st.check() == []
 
 
+@settings(max_examples=25, deadline=None)
+@given(ops=st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.floats(-1e6, 1e6)), max_size=25))
+def test_store_model_first_done_result_wins(tmp_path_factory, ops):
+    """Any sequence of done/failed records: a done run keeps its first result and arrays,
+    attempts count every try before it, and a failed run shows its last error."""
+    runs = [make_run("kernel", {"p": 10 + i}) for i in range(4)]
+    model = {}
+    with Store(tmp_path_factory.mktemp("store")) as store:
+        for i, ok, x in ops:
+            run, m = runs[i], model.setdefault(runs[i].key, {"status": None, "attempts": 0})
+            if ok:
+                store.record_done(run.key, run.kind, run.params, {"x": x}, {"a": np.full(2, x)}, 0.0, "w", "0")
+            else:
+                store.record_failed(run.key, run.kind, run.params, f"error {x}", 0.0, "w", "0")
+            if m["status"] != "done":
+                m.update(status="done" if ok else "failed", attempts=m["attempts"] + 1,
+                         value=x if ok else None, error=None if ok else f"error {x}")
+        rows = {r["key"]: r for r in store.rows()}
+        assert rows.keys() == model.keys()
+        for key, m in model.items():
+            assert (rows[key]["status"], rows[key]["attempts"]) == (m["status"], m["attempts"])
+            if m["status"] == "done":
+                assert rows[key]["result"] == {"x": m["value"]} and rows[key]["error"] is None
+                assert np.array_equal(store.arrays(key)["a"], np.full(2, m["value"]))
+            else:
+                assert rows[key]["error"] == m["error"]
+        assert store.check() == []
+
+
+def test_job_results_are_checked_before_they_reach_the_store():
+    from lazyrich.sweep import JobResult
+
+    ok = JobResult({"a": np.float32(0.5), "n": np.int64(3), "nan": float("nan"), "s": "x"}, {"z": [1, 2]}).checked()
+    assert ok.scalars == {"a": 0.5, "n": 3, "nan": None, "s": "x"} and ok.arrays["z"].dtype.kind == "i"
+    assert type(ok.scalars["n"]) is int
+    with pytest.raises(ValueError, match="infinite"):
+        JobResult({"a": float("inf")}).checked()
+    with pytest.raises(ValueError, match="not a number"):
+        JobResult({"a": [1, 2]}).checked()
+    with pytest.raises(ValueError, match="Python objects"):
+        JobResult({}, {"b": np.array([{}, 1], dtype=object)}).checked()
+
+
 def test_sweep_runs_records_and_skips_what_is_done(tmp_path):
     store = tmp_path / "store"
     first = sweep(small_spec(), store, workers=1, progress=False)

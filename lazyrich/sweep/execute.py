@@ -82,7 +82,7 @@ def execute_run(kind: str, params: dict, device: str, key: str = "") -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}:{device}"
     t0 = time.perf_counter()
     try:
-        res = kind_spec(kind).run(dict(params), device)
+        res = kind_spec(kind).run(dict(params), device).checked()
         return Outcome(key, "done", time.perf_counter() - t0, worker, res.scalars, res.arrays)
     except Exception:  # noqa: BLE001 - a failed run is recorded with its traceback, the sweep goes on
         return Outcome(key, "failed", time.perf_counter() - t0, worker, error=traceback.format_exc())
@@ -104,7 +104,7 @@ def execute_unit(kind: str, params: list[dict], device: str, keys: list[str], th
     worker = f"{socket.gethostname()}:{os.getpid()}:{device}"
     t0 = time.perf_counter()
     try:
-        results = kind_spec(kind).run_batch([dict(p) for p in params], device)
+        results = [r.checked() for r in kind_spec(kind).run_batch([dict(p) for p in params], device)]
     except Exception:  # noqa: BLE001 - see the docstring
         return [execute_run(kind, p, device, k) for p, k in zip(params, keys)]
     share = (time.perf_counter() - t0) / len(params)

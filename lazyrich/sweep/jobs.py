@@ -26,8 +26,27 @@ import numpy as np
 
 @dataclass
 class JobResult:
-    scalars: dict
+    scalars: dict  # numbers (numpy ones too; NaN is stored as None), strings, booleans, None
     arrays: dict = field(default_factory=dict)
+
+    def checked(self) -> "JobResult":
+        """Scalars as JSON values and arrays as numpy arrays, or a ValueError naming the bad one."""
+        scalars = {}
+        for name, v in self.scalars.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and v != v:
+                v = None  # NaN: "not measured" (a test error without a test set ...)
+            elif isinstance(v, float) and abs(v) == float("inf"):
+                raise ValueError(f"scalar result {name} is infinite")
+            if not (v is None or isinstance(v, (bool, int, float, str))):
+                raise ValueError(f"scalar result {name} is not a number, string or boolean: {v!r}")
+            scalars[str(name)] = v
+        arrays = {str(k): np.asarray(a) for k, a in self.arrays.items()}
+        bad = [k for k, a in arrays.items() if a.dtype == object]
+        if bad:
+            raise ValueError(f"array result(s) {', '.join(bad)} hold Python objects")
+        return JobResult(scalars, arrays)
 
 
 @dataclass(frozen=True)
@@ -44,17 +63,6 @@ class KindSpec:
 
     def check(self, params: dict):
         self.validate(params)
-
-
-def _scalar(v):
-    """A JSON scalar: numpy numbers to Python, NaN to None."""
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and v != v:
-        return None
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    raise TypeError(f"not a scalar result: {v!r}")
 
 
 # ---------------------------------------------------------------------------------- simulate
@@ -75,7 +83,7 @@ def _simulation_config(params: dict, device: str = "cpu", alphas=None, seeds=Non
 
 def _network_result(res, e: int) -> JobResult:
     net = res.networks()[e]
-    scalars = {k: _scalar(v) for k, v in net.items() if k not in ("seed", "alpha")}
+    scalars = {k: v for k, v in net.items() if k not in ("seed", "alpha")}
     arrays = {k: (a if k == "t_checkpoints" else a[e]) for k, a in res.arrays.items()}
     return JobResult(scalars, arrays)
 
@@ -147,7 +155,7 @@ def _learning_curve_batch(batch: list[dict], device: str) -> list[JobResult]:
     rows = run_cell(_learning_curve_config(p, device), p["p"], p["seed"], [q["method"] for q in batch])
     by = {row["method"]: row for row in rows}
     skip = ("method", "p", "seed", "seconds")  # parameters already, and the store times each run
-    return [JobResult({k: _scalar(v) for k, v in by[q["method"]].items() if k not in skip}) for q in batch]
+    return [JobResult({k: v for k, v in by[q["method"]].items() if k not in skip}) for q in batch]
 
 
 # --------------------------------------------------------------------------- attractor-count
