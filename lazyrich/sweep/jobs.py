@@ -61,9 +61,6 @@ class KindSpec:
     # parameters that may be None, with a value of their type (a spec's None or number both pass)
     optional: dict = field(default_factory=dict)
 
-    def check(self, params: dict):
-        self.validate(params)
-
 
 # ---------------------------------------------------------------------------------- simulate
 def _simulation_defaults() -> dict:

@@ -72,7 +72,7 @@ def make_run(kind: str, given: dict) -> Run:
             params[name] = value
             continue
         params[name] = _coerce(kind, name, value, spec.defaults[name])
-    spec.check(params)
+    spec.validate(params)  # may also canonicalise a value (a loss name)
     return Run(kind, params)
 
 
