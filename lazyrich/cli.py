@@ -314,6 +314,14 @@ def cmd_attractor_count(args):
     _emit(args, result, "\n".join(lines))
 
 
+def _field_flags(p, g_help: str):
+    """The neuron field's flags (fixed-points, continuation): data, the class's signs, g."""
+    p.add_argument("data", help="an .npz data file (lazyrich data ...)")
+    p.add_argument("--sign-b", type=_sign, required=True, help="+1 or -1: the sign of the neurons' bias")
+    p.add_argument("--sign-beta", type=_sign, required=True, help="+1 or -1: the sign of the output weight")
+    p.add_argument("--g", default=None, help=g_help)
+
+
 def _sign(value):
     v = int(value)
     if v not in (1, -1):
@@ -646,10 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("fixed-points", help="every regular and sliding equilibrium of the neuron flow dz/dt = F(z)")
-    p.add_argument("data", help="an .npz data file (lazyrich data ...)")
-    p.add_argument("--sign-b", type=_sign, required=True, help="+1 or -1: the sign of the neurons' bias")
-    p.add_argument("--sign-beta", type=_sign, required=True, help="+1 or -1: the sign of the output weight")
-    p.add_argument("--g", default=None, help="loss weights g (.npy, shape (p,)); default g = y")
+    _field_flags(p, "loss weights g (.npy, shape (p,)); default g = y")
     p.add_argument("--basins", type=int, default=0, help="integrate N starts and report basin fractions")
     p.add_argument("--seed", type=int, default=0, help="seed of the basin starts")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -662,10 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fixed_points)
 
     p = sub.add_parser("continuation", help="follow equilibria of dz/dt = F(z) while a data point or the loss weights move")
-    p.add_argument("data", help="an .npz data file (lazyrich data ...)")
-    p.add_argument("--sign-b", type=_sign, required=True, help="+1 or -1: the sign of the neurons' bias")
-    p.add_argument("--sign-beta", type=_sign, required=True, help="+1 or -1: the sign of the output weight")
-    p.add_argument("--g", default=None, help="loss weights g at the start (.npy, shape (p,)); default g = y")
+    _field_flags(p, "loss weights g at the start (.npy, shape (p,)); default g = y")
     p.add_argument("--point", type=int, default=None, help="index of the training point that moves")
     p.add_argument("--to", default=None, help="where it moves: X1,X2,... (d numbers; --to=-1,2 for a leading minus)")
     p.add_argument("--g-to", default=None, help="loss weights at the end (.npy, shape (p,)): g moves linearly")

@@ -47,29 +47,38 @@ def _distances(z, b, beta, stable, scale) -> np.ndarray:
     return d
 
 
-def _collapse(ctx, alpha: float, seed: int) -> dict:
-    """Fractions of active neurons near a stable equilibrium, at init and at the end of the g = y phase."""
-    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
+def _collapse_runs(ctx, alphas, seeds) -> list[dict]:
+    """Train the networks (one sweep run per (alpha, seed), kept in the report folder) and measure,
+    for each, the fractions of active neurons near a stable equilibrium at init and at the end of
+    the g = y phase (the last checkpoint with every margin below 1)."""
+    from ...numerics.data import make
+    from ...sweep import Store, make_run, run_many
 
     p, h = ctx.size((32, 128), (256, 1024))
-    cfg = SimulationConfig(data="sphere", d=2, p=p, ptest=0, h=h, alphas=(alpha,), seeds=(seed,), data_seed=seed,
-                           t_first=1e-2 * alpha, t_max=40 * alpha, checkpoints=24, track_neurons=h, loss="hinge",
-                           device=ctx.device)
-    res = simulate(cfg, progress=False)
-    train, _ = build_datasets(cfg)
-    a = res.arrays
+    cells = [(a, s) for a in alphas for s in seeds]
+    runs = [make_run("simulate", dict(data="sphere", d=2, p=p, ptest=0, h=h, alpha=a, seed=s, data_seed=s,
+                                      t_first=1e-2 * a, t_max=40 * a, checkpoints=24, track_neurons=h, loss="hinge"))
+            for a, s in cells]
+    store = ctx.store("attractor-collapse")
+    run_many(runs, store, name="attractor-collapse", device=ctx.device, workers=ctx.workers, progress=False)
+    with Store(store) as st:
+        return [_collapse(st.arrays(run.key), make("sphere", p, 2, s), a, s) for run, (a, s) in zip(runs, cells)]
+
+
+def _collapse(a: dict, train, alpha: float, seed: int) -> dict:
+    """The collapse measures of one network from its arrays (those of a simulate run)."""
     stable = _stable_by_class(train.X, train.y)
     scale = float(np.abs(train.X).max())
-    margins = a["margins"][0]
+    margins = a["margins"]
     early = [k for k in range(margins.shape[0]) if np.isfinite(margins[k]).all() and margins[k].max() < 1]
     k_end = early[-1]
-    active = np.unpackbits(a["patterns"][0], axis=2)[:, :, :p].any(2)  # (K, h)
-    out = {"alpha": alpha, "seed": seed, "t_end": float(a["t"][0, k_end]), "stable": int(sum(map(len, stable.values())))}
+    active = np.unpackbits(a["patterns"], axis=2)[:, :, :train.p].any(2)  # (K, h)
+    out = {"alpha": alpha, "seed": seed, "t_end": float(a["t"][k_end]), "stable": int(sum(map(len, stable.values())))}
     for label, k in (("init", 0), ("end", k_end)):
-        dist = _distances(a["z"][0, k], a["b"][0, k], a["beta"][0, k], stable, scale)[active[k]]
+        dist = _distances(a["z"][k], a["b"][k], a["beta"][k], stable, scale)[active[k]]
         out[label] = {f"within_{tol:g}": float(np.mean(dist < tol)) for tol in TOLERANCES}
         out[label]["active"] = int(active[k].sum())
-        out[f"z_{label}"] = a["z"][0, k][active[k]]
+        out[f"z_{label}"] = a["z"][k][active[k]]
     out["stable_z"] = np.concatenate([v for v in stable.values() if len(v)])
     return out
 
@@ -84,7 +93,7 @@ def attractors(ctx) -> Outcome:
 
     seeds = ctx.size((0, 1), tuple(range(4)))
     alphas = ctx.size((1e-2,), (1e-2, 1e-3))
-    runs = [_collapse(ctx, a, s) for a in alphas for s in seeds]
+    runs = _collapse_runs(ctx, alphas, seeds)
     near = {lab: float(np.mean([r[lab]["within_0.1"] for r in runs])) for lab in ("init", "end")}
     tight = {lab: float(np.mean([r[lab]["within_0.01"] for r in runs])) for lab in ("init", "end")}
     collapse_ok = all(r["end"]["within_0.1"] > 0.5 and r["end"]["within_0.1"] > 2 * r["init"]["within_0.1"]
