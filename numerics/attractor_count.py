@@ -89,27 +89,23 @@ def count_table(model: str, d: int, ps, hs, seeds, d_par: int | None = None, dev
     (a directory) the runs are saved as they finish and a study resumes, or grows, without
     redoing any; ``workers`` processes run them; ``progress(row)`` is called on each row.
     """
-    import tempfile
-    from contextlib import nullcontext
-
-    from ..sweep import Store, make_run, run_many
+    from ..sweep import make_run, run_many
 
     ps, hs, seeds = _ints(ps, "p"), _ints(hs, "h"), _ints(seeds, "seed", low=0)
     cells = [(p, seed) for p in ps for seed in seeds]
     runs = [make_run("attractor-count", {"model": model, "d": d, "p": p, "seed": seed, "h": max(hs), "d_par": d_par})
             for p, seed in cells]
+    done = run_many(runs, store, name="attractor-count", load_arrays=True, device=str(device), workers=workers,
+                    progress=False)
     rows = []
-    with tempfile.TemporaryDirectory() if store is None else nullcontext(store) as where:
-        done = run_many(runs, where, name="attractor-count", device=str(device), workers=workers, progress=False)
-        with Store(where) as st:
-            for (p, seed), run in zip(cells, runs):
-                res, label = done[run.key]["result"], st.arrays(run.key)["label"]
-                for h, A in zip(hs, attractor_counts(label, hs)):
-                    rows.append({"model": model, "d": d, "p": p, "h": h, "seed": seed, "A": A,
-                                 "stable": res["stable"], "equilibria": res["equilibria"],
-                                 "fraction_at_stable": float((label[:h] >= 0).mean()), "complete": res["complete"]})
-                    if progress is not None:
-                        progress(rows[-1])
+    for (p, seed), run in zip(cells, runs):
+        res, label = done[run.key]["result"], done[run.key]["arrays"]["label"]
+        for h, A in zip(hs, attractor_counts(label, hs)):
+            rows.append({"model": model, "d": d, "p": p, "h": h, "seed": seed, "A": A, "stable": res["stable"],
+                         "equilibria": res["equilibria"], "fraction_at_stable": float((label[:h] >= 0).mean()),
+                         "complete": res["complete"]})
+            if progress is not None:
+                progress(rows[-1])
     return rows
 
 

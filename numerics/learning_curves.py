@@ -146,19 +146,15 @@ def learning_curve(cfg: LearningCurveConfig, out=None, progress: bool = True, wo
     ``workers``: processes of the local sweep backend. Returns {"config", "records", "fits":
     {method: fit}} (see :func:`fit_power_law`); with ``out``, also written to out/result.json.
     """
-    from contextlib import nullcontext
-    import tempfile
-
     from ..sweep import make_run, run_many
 
     cfg.validate()
     shared = {k: v for k, v in asdict(cfg).items() if k not in ("ps", "seeds", "methods", "bootstrap", "device")}
     cells = [(m, int(p), int(s)) for m in cfg.methods for p in cfg.ps for s in cfg.seeds]
     runs = [make_run("learning-curve", {**shared, "method": m, "p": p, "seed": s}) for m, p, s in cells]
-    with tempfile.TemporaryDirectory() if out is None else nullcontext(out) as store:
-        # batch: the methods of a (p, seed) cell as one unit (one training set, lazy and feature as one ensemble)
-        rows = run_many(runs, store, name="learning-curve", device=cfg.device, workers=workers, batch=True,
-                        progress=progress)
+    # batch: the methods of a (p, seed) cell as one unit (one training set, lazy and feature as one ensemble)
+    rows = run_many(runs, out, name="learning-curve", device=cfg.device, workers=workers, batch=True,
+                    progress=progress)
     records = [{"method": m, "p": p, "seed": s, **rows[r.key]["result"], "seconds": rows[r.key]["seconds"]}
                for (m, p, s), r in zip(cells, runs)]
     fits = {m: fit_power_law([r["p"] for r in records if r["method"] == m],

@@ -36,23 +36,31 @@ def sweep(spec, store, **options) -> SweepReport:
         return run_sweep(runs, st, name=name, spec=parsed, **options)
 
 
-def run_many(runs: list[Run], store, name: str, **options) -> dict[str, dict]:
-    """Run ``runs`` into ``store`` and return {key: row} of every one of them (see Store.rows).
+def run_many(runs: list[Run], store=None, name: str = "runs", load_arrays: bool = False, **options) -> dict[str, dict]:
+    """Run ``runs`` into ``store`` (a directory; None: a temporary one) and return {key: row} of
+    every one of them (see Store.rows), with the run's arrays themselves in row["arrays"] when
+    ``load_arrays``. ``options`` go to :func:`run_sweep`.
 
     What the library's own studies (learning curves, attractor counts) call: a run that failed
     raises here, naming the first failure, since a study cannot be fitted with holes in it.
     """
-    with Store(store) as st:
+    import tempfile
+    from contextlib import nullcontext
+
+    keys = {r.key for r in runs}
+    with tempfile.TemporaryDirectory() if store is None else nullcontext(store) as where, Store(where) as st:
         report = run_sweep(runs, st, name=name, **options)
         if report.interrupted:
             raise KeyboardInterrupt
-        keys = {r.key for r in runs}
         rows = {row["key"]: row for row in st.rows() if row["key"] in keys}
-    failed = [row for row in rows.values() if row["status"] != "done"]
-    if failed:
-        first = failed[0]
-        raise RunsFailed(f"{len(failed)} of {len(keys)} runs failed (store {store}); first, {first['kind']} "
-                           f"{first['params']}:\n{first['error']}")
+        failed = [row for row in rows.values() if row["status"] != "done"]
+        if failed:
+            first = failed[0]
+            raise RunsFailed(f"{len(failed)} of {len(keys)} runs failed (store {where}); first, {first['kind']} "
+                             f"{first['params']}:\n{first['error']}")
+        if load_arrays:
+            for row in rows.values():
+                row["arrays"] = st.arrays(row["key"])
     return rows
 
 

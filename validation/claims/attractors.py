@@ -52,17 +52,16 @@ def _collapse_runs(ctx, alphas, seeds) -> list[dict]:
     for each, the fractions of active neurons near a stable equilibrium at init and at the end of
     the g = y phase (the last checkpoint with every margin below 1)."""
     from ...numerics.data import make
-    from ...sweep import Store, make_run, run_many
+    from ...sweep import make_run, run_many
 
     p, h = ctx.size((32, 128), (256, 1024))
     cells = [(a, s) for a in alphas for s in seeds]
     runs = [make_run("simulate", dict(data="sphere", d=2, p=p, ptest=0, h=h, alpha=a, seed=s, data_seed=s,
                                       t_first=1e-2 * a, t_max=40 * a, checkpoints=24, track_neurons=h, loss="hinge"))
             for a, s in cells]
-    store = ctx.store("attractor-collapse")
-    run_many(runs, store, name="attractor-collapse", device=ctx.device, workers=ctx.workers, progress=False)
-    with Store(store) as st:
-        return [_collapse(st.arrays(run.key), make("sphere", p, 2, s), a, s) for run, (a, s) in zip(runs, cells)]
+    done = run_many(runs, ctx.store("attractor-collapse"), name="attractor-collapse", load_arrays=True,
+                    device=ctx.device, workers=ctx.workers, progress=False)
+    return [_collapse(done[run.key]["arrays"], make("sphere", p, 2, s), a, s) for run, (a, s) in zip(runs, cells)]
 
 
 def _collapse(a: dict, train, alpha: float, seed: int) -> dict:
