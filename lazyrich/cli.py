@@ -503,12 +503,14 @@ def cmd_sweep(args):
 
 
 def cmd_results(args):
-    from .sweep import results
+    from .sweep import results, summarize
 
     status = None if args.status == "all" else args.status
     df = results(args.store, where=args.where, kind=args.kind, status=status, sweep=args.sweep)
-    if args.columns:
-        want = [c.strip() for c in args.columns.split(",") if c.strip()]
+    want = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    if args.group_by:
+        df = summarize(df, [c.strip() for c in args.group_by.split(",") if c.strip()], want)
+    elif want:
         missing = [c for c in want if c not in df.columns]
         if missing:
             raise UsageError(f"--columns: no column(s) {', '.join(missing)}; the columns are "
@@ -518,15 +520,18 @@ def cmd_results(args):
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":
         print(json.dumps({"store": str(args.store), "count": len(df),
-                          "runs": json.loads(df.to_json(orient="records"))}, indent=1))
+                          # full precision (pandas' to_json rounds to 10 digits); NaN as null
+                          "groups" if args.group_by else "runs":
+                              df.astype(object).where(df.notna(), None).to_dict(orient="records")}, indent=1))
     elif df.empty:
         print("no runs match")
     else:
-        print(_results_table(df, explicit=bool(args.columns)))
+        print(_results_table(df, explicit=bool(args.columns or args.group_by),
+                             noun="groups" if args.group_by else "runs"))
     return 0
 
 
-def _results_table(df, explicit: bool) -> str:
+def _results_table(df, explicit: bool, noun: str = "runs") -> str:
     """A table of the columns that vary between the rows; the constant ones listed above it."""
     book = ("finished", "worker", "key") if not explicit else ()
     shown, same = [], []
@@ -536,7 +541,7 @@ def _results_table(df, explicit: bool) -> str:
         values = df[col].astype(str)
         (shown if explicit or values.nunique() > 1 or col in ("kind", "status") else same).append(col)
     head = "" if not same else "same in every row: " + ", ".join(f"{c} = {df[c].iloc[0]}" for c in same) + "\n"
-    return head + df[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}") + f"\n{len(df)} runs"
+    return head + df[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}") + f"\n{len(df)} {noun}"
 
 
 # ---------------------------------------------------------------------------- validate
@@ -771,7 +776,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default=None, help="only this job kind")
     p.add_argument("--status", choices=("done", "failed", "all"), default="done")
     p.add_argument("--sweep", default=None, help="only the runs of this sweep")
-    p.add_argument("--columns", default=None, help="comma-separated columns to show")
+    p.add_argument("--columns", default=None, help="comma-separated columns to show (with --group-by: to average)")
+    p.add_argument("--group-by", default=None, help="comma-separated columns: mean, standard error and count of the "
+                                                    "results over the runs of each group (over seeds, say)")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("bench", help="benchmark lazyrich against the obvious alternative")

@@ -285,6 +285,13 @@ def test_cli_sweep_and_results(tmp_path, capsys):
     assert main(["results", str(store)]) == 0
     table = capsys.readouterr().out
     assert "same in every row" in table and "4 runs" in table
+    assert main(["results", str(store), "--group-by", "kernel", "--columns", "label_in_top", "--format", "json"]) == 0
+    groups = {g["kernel"]: g for g in json.loads(capsys.readouterr().out)["groups"]}
+    ntk = [r["label_in_top"] for r in got["runs"]]
+    assert groups["ntk"]["n"] == 2 and abs(groups["ntk"]["label_in_top_mean"] - np.mean(ntk)) < 1e-12
+    assert abs(groups["ntk"]["label_in_top_sem"] - np.std(ntk, ddof=1) / np.sqrt(2)) < 1e-12
+    assert main(["results", str(store), "--group-by", "p"]) == 0
+    assert "2 groups" in capsys.readouterr().out
     assert main(["results", str(store), "--where", "nope > 1"]) == 2
     assert "cannot be evaluated" in capsys.readouterr().err
     assert main(["results", str(tmp_path / "none")]) == 2

@@ -18,7 +18,7 @@ from .jobs import JobResult, kind_spec, kinds
 from .spec import Run, SpecError, expand, load_spec, make_run
 from .store import Store, StoreError
 
-__all__ = ["sweep", "results", "load_arrays", "run_sweep", "summary", "SweepReport", "Store", "StoreError", "Run",
+__all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store", "StoreError", "Run",
            "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult", "run_many", "RunsFailed"]
 
 
@@ -103,6 +103,38 @@ def results(store, where: str | None = None, kind: str | None = None, status: st
         # rebuilt from the selected rows: the columns of other kinds go, and integers stay integers
         df = pd.DataFrame([rows[i] for i in picked])
     return df
+
+
+BOOKKEEPING = ("key", "kind", "status", "seconds", "attempts", "finished", "worker", "error")
+
+
+def summarize(df, by, columns=None):
+    """Mean, standard error of the mean and count of ``columns`` over the runs of each group of
+    equal ``by`` values (a DataFrame from :func:`results`): ``{col}_mean``, ``{col}_sem``, ``n``.
+
+    ``columns`` defaults to the numeric columns that vary inside some group, less ``seed`` and
+    the bookkeeping ones (the results that the seeds scatter).
+    """
+    import pandas as pd
+
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in by + list(columns or []) if c not in df.columns]
+    if missing:
+        raise ValueError(f"no column(s) {', '.join(missing)}; the columns are {', '.join(map(str, df.columns))}")
+    if df.empty:
+        return pd.DataFrame(columns=by + ["n"])
+    groups = df.groupby(by, dropna=False)
+    if columns is None:
+        numeric = [c for c in df.columns if c not in by and c not in BOOKKEEPING and c != "seed"
+                   and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+        columns = [c for c in numeric if (groups[c].nunique(dropna=False) > 1).any()]
+    for c in columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise ValueError(f"column {c} is not numeric: it cannot be averaged")
+    out = groups[list(columns)].agg(["mean", "sem"])
+    out.columns = [f"{c}_{stat}" for c, stat in out.columns]
+    out["n"] = groups.size()
+    return out.reset_index()
 
 
 def load_arrays(store, key: str) -> dict:
