@@ -157,6 +157,17 @@ def test_sweep_runs_records_and_skips_what_is_done(tmp_path):
     assert (grown.already_done, grown.ran) == (9, 2)
 
 
+def test_a_store_takes_one_sweep_at_a_time(tmp_path):
+    from lazyrich.sweep import StoreError
+
+    runs = expand({"job": {"kind": "kernel", "fixed": {"p": 10}}})
+    with Store(tmp_path) as first, first.writing():
+        with Store(tmp_path) as second, pytest.raises(StoreError, match="being written by another sweep"):
+            run_sweep(runs, second, workers=1, progress=False)
+    with Store(tmp_path) as st:  # released: the next sweep runs
+        assert run_sweep(runs, st, workers=1, progress=False).done == 1
+
+
 def test_failures_are_recorded_and_retried_on_request(tmp_path):
     spec = {"job": {"kind": "simulate", "fixed": {**TINY_NET, "data": str(tmp_path / "missing.npz")}}}
     store = tmp_path / "store"

@@ -208,6 +208,12 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
         batch = on_gpu
     if backend == "local" and on_gpu:
         workers = 1  # one GPU: runs (or batches) one after another in this process
+    with store.writing():
+        return _run(runs, store, name, spec, backend, workers, scheduler, device, batch, retry_failed, progress)
+
+
+def _run(runs, store, name, spec, backend, workers, scheduler, device, batch, retry_failed, progress) -> SweepReport:
+    """The body of run_sweep, under the store's write lock, with its settings checked."""
     unique = list({r.key: r for r in runs}.values())
     store.register_sweep(name, spec or {}, [r.key for r in unique])
     status = store.statuses()

@@ -12,10 +12,12 @@ SQLite in WAL mode keeps the database consistent through a kill, and readers
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 import io
 import json
 import os
 from pathlib import Path
+import socket
 import sqlite3
 import time
 
@@ -69,6 +71,30 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
+    @contextmanager
+    def writing(self):
+        """Hold the store's write lock (STORE/.lock, flock) while a sweep runs: a second sweep on
+        the same store stops with a clear error instead of computing the same runs twice. The
+        kernel drops the lock when its process ends, even by SIGKILL, so a killed sweep never
+        leaves a stale lock behind."""
+        import fcntl
+
+        with open(self.path / ".lock", "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                raise StoreError(f"{self.path} is being written by another sweep ({f.read().strip() or 'unknown'}); "
+                                 "wait for it, or use another store") from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            f.flush()
+            try:
+                yield self
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     # -- writing --------------------------------------------------------------------------------
     def register_sweep(self, name: str, spec: dict, keys) -> None:
         now = time.time()
@@ -99,7 +125,7 @@ class Store:
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
             "status = excluded.status, result = excluded.result, arrays = excluded.arrays, error = excluded.error, "
             "attempts = runs.attempts + 1, seconds = excluded.seconds, finished = excluded.finished, "
-            "worker = excluded.worker, version = excluded.version",
+            "worker = excluded.worker, version = excluded.version WHERE runs.status != 'done'",
             (key, kind, json.dumps(params, sort_keys=True), status, result, arrays, error, seconds, time.time(),
              worker, version))
 
