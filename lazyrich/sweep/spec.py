@@ -65,13 +65,11 @@ def make_run(kind: str, given: dict) -> Run:
                         f"{kind} takes {', '.join(sorted(spec.defaults))}")
     params = dict(spec.defaults)
     for name, value in given.items():
-        if value is None or spec.defaults[name] is None:
-            if value is not None or name not in spec.optional:
-                # a parameter that may be None: a value of its declared type, or None
-                value = _coerce(kind, name, value, spec.optional.get(name, spec.defaults[name]))
-            params[name] = value
-            continue
-        params[name] = _coerce(kind, name, value, spec.defaults[name])
+        optional = name in spec.optional  # may be None; otherwise of the type of spec.optional[name]
+        if value is None and optional:
+            params[name] = None
+        else:
+            params[name] = _coerce(kind, name, value, spec.optional[name] if optional else spec.defaults[name])
     spec.validate(params)  # may also canonicalise a value (a loss name)
     return Run(kind, params)
 
