@@ -77,9 +77,14 @@ def _version() -> str:
     return __version__
 
 
+def _worker(device: str) -> str:
+    """Where a run ran: host:pid:device (the worker column of the store)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{device}"
+
+
 def execute_run(kind: str, params: dict, device: str, key: str = "") -> Outcome:
     """Run one job and catch its failure."""
-    worker = f"{socket.gethostname()}:{os.getpid()}:{device}"
+    worker = _worker(device)
     t0 = time.perf_counter()
     try:
         res = kind_spec(kind).run(dict(params), device).checked()
@@ -101,7 +106,7 @@ def execute_unit(kind: str, params: list[dict], device: str, keys: list[str], th
     device = str(resolve_device(device))  # "auto" is decided here, on the worker's machine
     if len(params) == 1:
         return [execute_run(kind, params[0], device, keys[0])]
-    worker = f"{socket.gethostname()}:{os.getpid()}:{device}"
+    worker = _worker(device)
     t0 = time.perf_counter()
     try:
         results = [r.checked() for r in kind_spec(kind).run_batch([dict(p) for p in params], device)]
