@@ -479,8 +479,7 @@ def _workers(value) -> int:
 
 
 def cmd_sweep(args):
-    from .sweep import kinds, load_spec, run_sweep, summary
-    from .sweep import Store
+    from .sweep import Store, kinds, load_spec, run_sweep, summary
 
     if args.kinds:
         payload = {"kinds": {k.name: {"doc": k.doc, "defaults": k.defaults} for k in kinds().values()}}
@@ -763,7 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
-                   help="train compatible simulate runs as one ensemble (default: on a GPU)")
+                   help="run compatible runs as one unit: simulate runs equal but for (alpha, seed) as one "
+                        "ensemble, the methods of a learning-curve cell together (default: on a GPU)")
     p.add_argument("--retry-failed", action="store_true", help="run again the runs that failed before")
     p.add_argument("--kinds", action="store_true", help="list the job kinds and their parameters, and exit")
     p.add_argument("--json", action="store_true")

@@ -18,8 +18,9 @@ from .jobs import JobResult, kind_spec, kinds
 from .spec import Run, SpecError, expand, load_spec, make_run
 from .store import Store, StoreError
 
-__all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store", "StoreError", "Run",
-           "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult", "run_many", "RunsFailed"]
+__all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store",
+           "StoreError", "Run", "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult",
+           "run_many", "RunsFailed"]
 
 
 def sweep(spec, store, **options) -> SweepReport:

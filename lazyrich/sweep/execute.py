@@ -65,7 +65,7 @@ class SweepReport:
     device: str = "cpu"
     interrupted: bool = False
     by_kind: dict = field(default_factory=dict)  # kind -> {runs, done, failed, pending} of this sweep's runs
-    failures: list = field(default_factory=list)  # (key, kind, first line of the error)
+    failures: list = field(default_factory=list)  # (key, kind, last line of the traceback: the exception)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)

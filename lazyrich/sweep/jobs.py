@@ -92,8 +92,9 @@ def _simulate(params: dict, device: str) -> JobResult:
     return _network_result(res, 0)
 
 
-def _simulate_batch_key(params: dict) -> str:
-    return json.dumps({k: v for k, v in params.items() if k not in ("alpha", "seed")}, sort_keys=True)
+def _batch_key_without(*names):
+    """A batch key: every parameter except ``names`` (the ones a batch may vary)."""
+    return lambda params: json.dumps({k: v for k, v in params.items() if k not in names}, sort_keys=True)
 
 
 def _simulate_batch(batch: list[dict], device: str) -> list[JobResult]:
@@ -139,10 +140,6 @@ def _learning_curve(params: dict, device: str) -> JobResult:
     return _learning_curve_batch([params], device)[0]
 
 
-def _learning_curve_batch_key(params: dict) -> str:
-    return json.dumps({k: v for k, v in params.items() if k != "method"}, sort_keys=True)
-
-
 def _learning_curve_batch(batch: list[dict], device: str) -> list[JobResult]:
     """The methods of one (p, seed) cell at once: one training set, one kernel, and the lazy and
     feature networks as one ensemble (run_cell)."""
@@ -169,12 +166,17 @@ def _attractor_count(params: dict, device: str) -> JobResult:
     return JobResult(scalars, {"label": label})
 
 
-def _check_attractor_count(params: dict):
+def _check_data(kind: str, params: dict, sizes=("p", "d")):
+    """The data-set parameters shared by attractor-count, fixed-points and kernel (_DATA)."""
     if params["model"] not in ("stripe", "sphere", "cylinder"):
-        raise ValueError(f"attractor-count: model must be stripe, sphere or cylinder, got {params['model']!r}")
-    for name in ("p", "d", "h"):
+        raise ValueError(f"{kind}: model must be stripe, sphere or cylinder, got {params['model']!r}")
+    for name in sizes:
         if params[name] < 1:
-            raise ValueError(f"attractor-count: {name} must be a positive integer, got {params[name]}")
+            raise ValueError(f"{kind}: {name} must be a positive integer, got {params[name]}")
+
+
+def _check_attractor_count(params: dict):
+    _check_data("attractor-count", params, ("p", "d", "h"))
 
 
 # ------------------------------------------------------------------------------ fixed-points
@@ -197,7 +199,7 @@ def _fixed_points(params: dict, device: str) -> JobResult:
 
 
 def _check_signs(params: dict):
-    _check_attractor_count({**params, "h": 1})
+    _check_data("fixed-points", params)
     for name in ("sign_b", "sign_beta"):
         if params[name] not in (1, -1):
             raise ValueError(f"fixed-points: {name} must be 1 or -1, got {params[name]}")
@@ -222,7 +224,7 @@ def _kernel(params: dict, device: str) -> JobResult:
 def _check_kernel(params: dict):
     from ..numerics.ntk import KINDS
 
-    _check_attractor_count({**params, "h": 1})
+    _check_data("kernel", params)
     if params["kernel"] not in KINDS:
         raise ValueError(f"kernel: kernel must be one of {', '.join(KINDS)}, got {params['kernel']!r}")
     if params["top"] < 1:
@@ -236,10 +238,10 @@ _OPTIONAL = {"d_par": 0, "max_wall": 0.0, "test_file": ""}  # type prototypes of
 def _registry() -> dict[str, KindSpec]:
     return {k.name: k for k in (
         KindSpec("simulate", "one network trained by gradient flow (numerics.simulate)", _simulation_defaults(),
-                 _simulate, _check_simulate, _simulate_batch_key, _simulate_batch, _OPTIONAL),
+                 _simulate, _check_simulate, _batch_key_without("alpha", "seed"), _simulate_batch, _OPTIONAL),
         KindSpec("learning-curve", "test error of one method on one (p, seed) training set",
                  _learning_curve_defaults(), _learning_curve,
-                 lambda params: _learning_curve_config(params).validate(), _learning_curve_batch_key,
+                 lambda params: _learning_curve_config(params).validate(), _batch_key_without("method"),
                  _learning_curve_batch, _OPTIONAL),
         KindSpec("attractor-count", "stable equilibria reached by the h neurons of a network (g = y)",
                  {**_DATA, "h": 64}, _attractor_count, _check_attractor_count, optional=_OPTIONAL),
