@@ -1,36 +1,88 @@
-"""The one-hidden-layer network in torch, as plain functions of its parameters.
+"""The one definition of the talk's network: f(x) = (1/h) sum_n beta_n relu(omega_n.x/sqrt(d) + b_n).
 
-f(x) = (1/h) sum_n beta_n relu(omega_n.x/sqrt(d) + b_n), F = alpha (f - f_0), and the mean
-loss L = (1/(alpha^2 p)) sum_mu l(y_mu F(x_mu)) with l compiled from theory.losses (never
-typed twice). The parameter velocity is -h grad L by autograd: this is the independent
-reference against which the symbolic flow is checked, and the building block of the simulator.
+Everything here works for one network (omega (h, d), b (h,), beta (h,)) and for a stack of E
+networks trained together (omega (E, h, d), b (E, h), beta (E, h)); data X (p, d) are shared.
+
+- :class:`Params`: the parameters, one network or a stack;
+- :func:`preactivations`, :func:`output`: u = X omega^T/sqrt(d) + b and f, torch or numpy;
+- :func:`loss_functions`: l(m) and g = -l'(m) y compiled from theory.losses (never typed twice);
+  :func:`margins` and :func:`mean_loss` of the alpha-trick, L = (1/(alpha^2 p)) sum_mu l(m_mu);
+- :func:`velocity`: the derived parameter flow (``lazyrich derive parameter-flow``) in batched
+  matrix form, what the simulator integrates; :func:`parameter_velocity`: the same flow by
+  autograd of the loss, the independent reference it is tested against;
+- :func:`neuron_positions`: z = -sqrt(d) b omega/|omega|^2, compiled from theory's z-position;
+- :func:`resolve_device`: "auto", "cpu" or "cuda" to a torch device.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass, fields
+from functools import cache
 
 import numpy as np
 import torch
 
-from .ensemble import init_ensemble, loss_functions
+from ..theory import losses as L
+from ..theory import symbols as S
+from ..theory.compile import elementwise
+from ..theory.derived import derive
 
 
+class DeviceError(ValueError):
+    """A device that cannot be used (cuda asked for without a CUDA device)."""
+
+
+# ---------------------------------------------------------------------------------- parameters
 @dataclass
 class Params:
-    omega: torch.Tensor  # (h, d)
-    b: torch.Tensor  # (h,)
-    beta: torch.Tensor  # (h,)
+    """omega (..., h, d), b (..., h), beta (..., h): one network, or E stacked along a first axis."""
+
+    omega: torch.Tensor
+    b: torch.Tensor
+    beta: torch.Tensor
+
+    @property
+    def E(self) -> int:
+        """The number of stacked networks (the first axis; a stack only)."""
+        return self.omega.shape[0]
 
     @property
     def h(self) -> int:
-        return self.omega.shape[0]
+        return self.omega.shape[-2]
+
+    @property
+    def d(self) -> int:
+        return self.omega.shape[-1]
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
 
     def tuple(self):
-        return self.omega, self.b, self.beta
+        """(omega, b, beta), for the functions that take them one by one."""
+        return self.tensors()
+
+    def map(self, fn) -> "Params":
+        return Params(*(fn(t) for t in self.tensors()))
+
+    def select(self, idx) -> "Params":
+        """Networks ``idx`` of a stack (an integer index gives one network)."""
+        return self.map(lambda t: t[idx])
+
+    def axpy(self, scale: torch.Tensor, other: "Params") -> "Params":
+        """self + scale[e] * other, per network of a stack."""
+        return Params(*(t + scale.view(-1, *[1] * (t.dim() - 1)) * o for t, o in zip(self.tensors(), other.tensors())))
+
+    def where(self, mask: torch.Tensor, other: "Params") -> "Params":
+        """Per network of a stack: self where mask, else other."""
+        return Params(*(torch.where(mask.view(-1, *[1] * (t.dim() - 1)), t, o)
+                        for t, o in zip(self.tensors(), other.tensors())))
+
+    def norm(self) -> torch.Tensor:
+        """The Euclidean norm of all parameters, per network of a stack."""
+        return torch.sqrt(sum((t ** 2).flatten(1).sum(1) for t in self.tensors()))
 
     def flat(self) -> np.ndarray:
-        """All parameters as one float64 vector (omega row by row, then b, then beta)."""
+        """One network's parameters as one float64 vector (omega row by row, then b, then beta)."""
         return torch.cat([self.omega.reshape(-1), self.b, self.beta]).detach().numpy()
 
     @classmethod
@@ -39,16 +91,49 @@ class Params:
         return cls(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
 
 
+def init_ensemble(seeds, h: int, d: int, dtype=torch.float64, device="cpu") -> Params:
+    """Standard normal omega, b and beta (the talk's initialisation) for a stack of networks:
+    network e is drawn from its own seed, so it is the same network whatever the stack."""
+    parts = []
+    for seed in seeds:
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        parts.append([torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in ((h, d), (h,), (h,))])
+    return Params(*(torch.stack([p[i] for p in parts]).to(device=device, dtype=dtype) for i in range(3)))
+
+
 def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
-    """Standard normal omega, b and beta (the talk's initialisation), as network ``seed`` of an ensemble."""
-    ens = init_ensemble([seed], h, d, dtype=dtype, device=device)
-    return Params(ens.omega[0], ens.b[0], ens.beta[0])
+    """One network: network ``seed`` of an ensemble."""
+    return init_ensemble([seed], h, d, dtype=dtype, device=device).select(0)
 
 
-def output(omega, b, beta, X) -> torch.Tensor:
-    """f(x_mu) for every row of X: shape (p,)."""
-    d = X.shape[-1]
-    return torch.relu(X @ omega.T / math.sqrt(d) + b) @ beta / omega.shape[0]
+# ---------------------------------------------------------------------------------- the function
+def preactivations(omega, b, X):
+    """u[..., mu, n] = omega_n . x_mu / sqrt(d) + b_n: (p, h) for one network, (E, p, h) for a stack.
+
+    Torch tensors or numpy arrays (the same formula for both)."""
+    return X @ omega.swapaxes(-1, -2) / math.sqrt(X.shape[-1]) + b[..., None, :]
+
+
+def output(omega, b, beta, X, act=None) -> torch.Tensor:
+    """f(x_mu) = (1/h) sum_n beta_n relu(u_n(x_mu)): (p,) for one network, (E, p) for a stack.
+    ``act``: the hidden activations relu(u), when the caller has them already."""
+    act = torch.relu(preactivations(omega, b, X)) if act is None else act
+    return (act @ beta[..., None])[..., 0] / omega.shape[-2]
+
+
+@cache
+def loss_functions(loss: str):
+    """(l(m), g(m, y)) compiled from the symbolic losses, with the default soft-hinge sharpness."""
+    name = L.canonical_loss(loss)
+    a = L.DEFAULT_SOFTNESS
+    ell = elementwise(L.loss(name).subs(S.softness, a), [S.margin], "torch")
+    g_raw = elementwise(L.loss_weight(name).subs(S.softness, a), [S.margin, S.y], "torch")
+
+    def g(m, y):  # always an array like m, also for a weight that would not depend on m
+        out = g_raw(m, y)
+        return out if torch.is_tensor(out) else torch.full_like(m, float(out))
+
+    return ell, g
 
 
 def pointwise_loss(margin: torch.Tensor, loss: str) -> torch.Tensor:
@@ -62,24 +147,97 @@ def loss_weights(margin: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tens
 
 
 def margins(omega, b, beta, X, y, f0, alpha) -> torch.Tensor:
+    """m_mu = y_mu alpha (f(x_mu) - f_0(x_mu)), the alpha-trick's margins."""
     return y * alpha * (output(omega, b, beta, X) - f0)
 
 
-def mean_loss(omega, b, beta, X, y, f0, alpha, loss="hinge") -> torch.Tensor:
-    m = margins(omega, b, beta, X, y, f0, alpha)
-    return pointwise_loss(m, loss).sum() / (alpha ** 2 * X.shape[0])
+def mean_loss(m: torch.Tensor, alpha, loss: str) -> torch.Tensor:
+    """L = (1/(alpha^2 p)) sum_mu l(m_mu) from the margins (..., p); alpha a number or (E,)."""
+    return pointwise_loss(m, loss).mean(-1) / alpha ** 2
+
+
+# ---------------------------------------------------------------------------------- the flow
+def velocity(params: Params, X, y, f0, alpha, loss: str, fix_orientation: bool = False):
+    """The parameter velocity -h grad L of every network of a stack, with the outputs and margins it used.
+
+    The derived flow of theory/ in batched matrix form (tests check it against autograd and the
+    compiled symbolic flow). ``fix_orientation``: keep every omega_n on its initial line (only its
+    norm, b and beta train): the omega velocity is projected onto omega_n, so that an Euler step
+    omega + dt (v.w) w = (|omega| + dt v.w) w, with w = omega/|omega|, changes the norm only. This
+    is the flow of omega_n = s_n w_n with a trained scalar s_n and a fixed unit vector w_n: s_n
+    may pass through 0, and the direction then reverses (the flow crosses s = 0 transversally).
+    Returns (velocity Params, f (E, p), margins (E, p), g (E, p)).
+    """
+    _, gfun = loss_functions(loss)
+    u = preactivations(params.omega, params.b, X)
+    act = torch.relu(u)
+    f = output(params.omega, params.b, params.beta, X, act)
+    m = y * alpha[:, None] * (f - f0)
+    g = gfun(m, y)
+    p = X.shape[0]
+    scale = 1.0 / (alpha * p)  # (E,)
+    gact = g[:, :, None] * (u > 0).to(u.dtype)  # (E, p, h): g_mu Theta(u)
+    domega = torch.einsum("eph,pd->ehd", gact, X) * (params.beta * scale[:, None] / math.sqrt(params.d))[:, :, None]
+    if fix_orientation:
+        domega = _along(domega, params.omega)
+    db = gact.sum(1) * params.beta * scale[:, None]
+    dbeta = torch.einsum("ep,eph->eh", g, act) * scale[:, None]
+    return Params(domega, db, dbeta), f, m, g
+
+
+def _along(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """The component of v (E, h, d) along each omega_n; zero for a neuron with omega_n = 0,
+    which has no direction to keep."""
+    ww = (omega * omega).sum(-1, keepdim=True)
+    coef = (v * omega).sum(-1, keepdim=True) / ww.clamp_min(1e-300)
+    return torch.where(ww > 0, coef * omega, torch.zeros_like(v))
+
+
+def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge") -> Params:
+    """d theta/dt = -h grad_theta L of one network, by autograd (the reference for the derived flow)."""
+    leaves = [t.detach().requires_grad_(True) for t in params.tuple()]
+    L = mean_loss(margins(*leaves, X, y, f0, alpha), alpha, loss)
+    grads = torch.autograd.grad(L, leaves)
+    return Params(*(-params.h * gr for gr in grads))
 
 
 def flat_velocity(X, y, f0, alpha, loss, h: int, d: int):
-    """rhs(t, v) of the parameter flow on flat vectors, for scipy's solve_ivp (the reference)."""
+    """rhs(t, v) of one network's parameter flow on flat vectors, for scipy's solve_ivp (the reference)."""
     def rhs(_, v):
         return parameter_velocity(Params.from_flat(v, h, d), X, y, f0, alpha, loss).flat()
 
     return rhs
 
 
-def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge") -> Params:
-    """d theta/dt = -h grad_theta L, by autograd."""
-    leaves = [t.detach().requires_grad_(True) for t in params.tuple()]
-    grads = torch.autograd.grad(mean_loss(*leaves, X, y, f0, alpha, loss), leaves)
-    return Params(*(-params.h * gr for gr in grads))
+# ---------------------------------------------------------------------------------- positions
+@cache
+def _z_position(backend: str):
+    return derive("z-position").compile(backend, "z")
+
+
+def neuron_positions(omega, b):
+    """z = -sqrt(d) b omega/|omega|^2 of every neuron, from theory's z-position, for one network
+    (omega (h, d), b (h,)) or a stack; torch or numpy. NaN where omega = 0 (no hyperplane) or where
+    the parameters are not finite; during training a b_n may pass through 0, where z is 0."""
+    is_torch = torch.is_tensor(omega)
+    xp = torch if is_torch else np
+    omega = omega if is_torch else np.asarray(omega, dtype=np.float64)
+    b = b if is_torch else np.asarray(b, dtype=np.float64)
+    d = omega.shape[-1]
+    flat_omega, flat_b = omega.reshape(-1, d), b.reshape(-1)
+    ok = ((flat_omega ** 2).sum(-1) > 0) & xp.isfinite(flat_omega).all(-1) & xp.isfinite(flat_b)
+    z = xp.full_like(flat_omega, float("nan"))
+    if bool(ok.any()):
+        z[ok] = _z_position("torch" if is_torch else "numpy")(omega=flat_omega[ok], b=flat_b[ok])
+    return z.reshape(omega.shape)
+
+
+# ---------------------------------------------------------------------------------- devices
+def resolve_device(name: str) -> torch.device:
+    """"auto" (cuda when there is one), "cpu", "cuda" or "cuda:N" as a torch device."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError("device cuda requested but no CUDA device is available (use --device cpu or auto)")
+    return torch.device(name)

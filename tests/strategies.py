@@ -2,7 +2,6 @@
 import numpy as np
 import torch
 from hypothesis import strategies as st
-
 from lazyrich.numerics import network as N
 from lazyrich.theory.losses import LOSSES
 

@@ -14,6 +14,7 @@ from functools import cache
 
 import sympy as sp
 
+from . import catalogue
 from . import derivations as D
 from . import infinite_width as IW
 from . import losses as L
@@ -369,7 +370,7 @@ CATALOGUE = {
 
 
 def names() -> list[str]:
-    return list(CATALOGUE)
+    return list(catalogue.DERIVED)
 
 
 @cache

@@ -6,6 +6,7 @@ stably (log1p/exp tricks) instead of the literal log(1 + exp(s)), which overflow
 """
 import sympy as sp
 
+from . import catalogue
 from . import symbols as S
 
 
@@ -47,7 +48,7 @@ DEFAULT_SOFTNESS = 20.0  # soft hinge sharpness a; a -> infinity gives back the 
 
 
 def loss_names() -> list[str]:
-    return list(LOSSES)
+    return list(catalogue.LOSSES)
 
 
 def canonical_loss(name: str) -> str:

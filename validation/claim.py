@@ -8,19 +8,20 @@ statement in words and its kind:
 - ``empirical``: a claim of the talk, which may turn out true or false (learning-curve
   exponents, crossovers). Confirmed, refuted, or inconclusive when the statistics cannot decide.
 
-:func:`run_claims` runs the selected claims, catches a claim that crashes (it then "could not be
+runner.run_claims runs the selected claims, catches a claim that crashes (it then "could not be
 evaluated": verdict inconclusive, ``passed`` false, the error recorded) and returns one
 :class:`ClaimResult` per claim. ``passed`` is true when an identity is confirmed or an
-empirical claim was evaluated, whatever its verdict.
+empirical claim was evaluated, whatever its verdict. The verdict helpers at the bottom
+(verdict_within, verdict_interval, combine, seed_verdict) are the one way claims decide.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 import math
 from pathlib import Path
-import time
-import traceback
 from typing import Callable
+
+from ..numerics.stats import finite_values
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 KINDS = ("identity", "empirical")
@@ -155,37 +156,18 @@ def verdict_interval(low: float | None, high: float | None, threshold: float, ab
     return "confirmed" if high < threshold else "refuted" if low > threshold else "inconclusive"
 
 
-def names() -> list[str]:
-    from . import claims  # noqa: F401  (importing registers every claim)
+def combine(verdicts) -> str:
+    """A claim made of parts: refuted when one part is, confirmed when all are, else inconclusive."""
+    verdicts = list(verdicts)
+    if "refuted" in verdicts:
+        return "refuted"
+    return "confirmed" if verdicts and all(v == "confirmed" for v in verdicts) else "inconclusive"
 
-    return list(REGISTRY)
 
-
-def run_claims(selected=None, ctx: Context | None = None, progress=None) -> list[ClaimResult]:
-    """Run the claims named in ``selected`` (all by default), in registry order."""
-    ctx = ctx or Context()
-    available = names()
-    selected = list(selected) if selected else available
-    unknown = [n for n in selected if n not in REGISTRY]
-    if unknown:
-        raise ValueError(f"unknown claim(s) {unknown}; choose from {', '.join(available)}")
-    results = []
-    for name in selected:
-        c = REGISTRY[name]
-        if progress is not None:
-            progress(f"{name} ...")
-        t0 = time.perf_counter()
-        try:
-            out = c.run(ctx)
-            res = ClaimResult(c.name, c.kind, c.statement, out.verdict, out.measured, out.predicted, out.tolerance,
-                              out.figure, out.summary, out.details, time.perf_counter() - t0)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # a claim that crashes could not be evaluated: say so, run the others
-            res = ClaimResult(c.name, c.kind, c.statement, "inconclusive", None, None, None, None,
-                              f"could not be evaluated: {type(exc).__name__}: {exc}", {},
-                              time.perf_counter() - t0, error=traceback.format_exc(limit=5))
-        if progress is not None:
-            progress(f"{name}: {res.verdict}{'' if res.passed else ' (FAILED)'} in {res.seconds:.1f} s")
-        results.append(res)
-    return results
+def seed_verdict(values, threshold: float, above: bool) -> str:
+    """Verdict over seeds: confirmed when every seed is on the claimed side, refuted when none is
+    (missing values, None or NaN, are left out)."""
+    v = finite_values(values)
+    if v.size == 0:
+        return "inconclusive"
+    return verdict_interval(float(v.min()), float(v.max()), threshold, above)

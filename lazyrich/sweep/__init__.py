@@ -7,16 +7,17 @@
 
 ``lazyrich sweep SPEC.toml --store DIR`` and ``lazyrich results DIR`` are the same from the shell.
 spec.py: the specification and run keys; jobs.py: the job kinds; store.py: the store;
-execute.py: the backends.
+execute.py: the backends; errors.py: their errors. The sweep benchmark is lazyrich.bench.sweep.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .execute import RunsFailed, SweepReport, run_sweep, summary
+from .errors import RunsFailed, SpecError, StoreError
+from .execute import SweepReport, run_sweep, summary
 from .jobs import JobResult, kind_spec, kinds
-from .spec import Run, SpecError, expand, load_spec, make_run
-from .store import Store, StoreError
+from .spec import Run, expand, load_spec, make_run
+from .store import Store
 
 __all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store",
            "StoreError", "Run", "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult",

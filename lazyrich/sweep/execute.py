@@ -35,10 +35,6 @@ BACKENDS = ("local", "dask")
 BATCH_ELEMENTS = 2 ** 27
 
 
-class RunsFailed(RuntimeError):
-    """Runs a study needs have failed (their tracebacks are in the store)."""
-
-
 @dataclass
 class Outcome:
     key: str
@@ -97,7 +93,7 @@ def execute_unit(kind: str, params: list[dict], device: str, keys: list[str], th
     """What a worker executes: one run, or a batch of runs of one kind as one call of the kind's
     run_batch (one ensemble); a batch that fails is retried run by run, so that a bad run cannot
     fail its batch-mates. Returns a list of Outcomes, in the order of ``keys``."""
-    from ..numerics.simulate import resolve_device
+    from ..numerics.network import resolve_device
 
     if threads:
         import torch
@@ -195,7 +191,7 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
     On KeyboardInterrupt the finished runs are already saved; the report says ``interrupted``
     and the same call resumes.
     """
-    from ..numerics.simulate import resolve_device
+    from ..numerics.network import resolve_device
 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose local or dask")

@@ -8,10 +8,10 @@ methods of one learning-curve cell share its training set and ensemble.
 Kinds (``lazyrich sweep --kinds`` prints each with its defaults):
 
 - ``simulate``: one network (one alpha, one seed) of numerics.simulate;
-- ``learning-curve``: one (method, p, seed) cell of numerics.learning_curves;
+- ``learning-curve``: one (method, p, seed) cell of numerics.kernels.learning_cells;
 - ``attractor-count``: the stable equilibria reached by the h neurons of a network (g = y);
-  the saved ``label`` array gives A for its first h' < h neurons too (numerics.attractor_count);
-- ``fixed-points``: every equilibrium of the neuron flow of one sign class, numerics.equilibria;
+  the saved ``label`` array gives A for its first h' < h neurons too (numerics.fixed_points.attractor_count);
+- ``fixed-points``: every equilibrium of the neuron flow of one sign class, numerics.fixed_points.equilibria;
 - ``kernel``: the infinite-width NTK or NNGP of a data set and its kernel PCA (how much of the
   label the top eigenvectors carry), numerics.ntk and numerics.kernel_pca.
 """
@@ -22,6 +22,8 @@ import json
 from typing import Callable
 
 import numpy as np
+
+from .errors import SpecError
 
 
 @dataclass
@@ -64,14 +66,14 @@ class KindSpec:
 
 # ---------------------------------------------------------------------------------- simulate
 def _simulation_defaults() -> dict:
-    from ..numerics.simulate import SimulationConfig
+    from ..numerics.simulator import SimulationConfig
 
     base = {f.name: f.default for f in fields(SimulationConfig) if f.name not in ("alphas", "seeds", "device")}
     return {**base, "alpha": 1e-3, "seed": 0}
 
 
 def _simulation_config(params: dict, device: str = "cpu", alphas=None, seeds=None):
-    from ..numerics.simulate import SimulationConfig
+    from ..numerics.simulator import SimulationConfig
 
     rest = {k: v for k, v in params.items() if k not in ("alpha", "seed")}
     return SimulationConfig(**rest, alphas=tuple(alphas or (params["alpha"],)), seeds=tuple(seeds or (params["seed"],)),
@@ -86,7 +88,7 @@ def _network_result(res, e: int) -> JobResult:
 
 
 def _simulate(params: dict, device: str) -> JobResult:
-    from ..numerics.simulate import simulate
+    from ..numerics.simulator import simulate
 
     res = simulate(_simulation_config(params, device), progress=False)
     return _network_result(res, 0)
@@ -100,7 +102,7 @@ def _batch_key_without(*names):
 def _simulate_batch(batch: list[dict], device: str) -> list[JobResult]:
     """One ensemble for runs that differ only in (alpha, seed): the product of their alphas and
     seeds when they fill it, else one ensemble per alpha (each network keeps its own step size)."""
-    from ..numerics.simulate import simulate
+    from ..numerics.simulator import simulate
 
     alphas = sorted({p["alpha"] for p in batch})
     seeds = sorted({p["seed"] for p in batch})
@@ -121,7 +123,7 @@ def _check_simulate(params: dict):
 
 # ---------------------------------------------------------------------------- learning-curve
 def _learning_curve_defaults() -> dict:
-    from ..numerics.learning_curves import LearningCurveConfig
+    from ..numerics.kernels.learning_cells import LearningCurveConfig
 
     skip = ("ps", "seeds", "methods", "bootstrap", "device")
     base = {k: v for k, v in asdict(LearningCurveConfig()).items() if k not in skip}
@@ -129,7 +131,7 @@ def _learning_curve_defaults() -> dict:
 
 
 def _learning_curve_config(params: dict, device: str = "cpu"):
-    from ..numerics.learning_curves import LearningCurveConfig
+    from ..numerics.kernels.learning_cells import LearningCurveConfig
 
     rest = {k: v for k, v in params.items() if k not in ("method", "p", "seed")}
     return LearningCurveConfig(**rest, ps=(params["p"],), seeds=(params["seed"],), methods=(params["method"],),
@@ -143,7 +145,7 @@ def _learning_curve(params: dict, device: str) -> JobResult:
 def _learning_curve_batch(batch: list[dict], device: str) -> list[JobResult]:
     """The methods of one (p, seed) cell at once: one training set, one kernel, and the lazy and
     feature networks as one ensemble (run_cell)."""
-    from ..numerics.learning_curves import run_cell
+    from ..numerics.kernels.learning_cells import run_cell
 
     p = batch[0]
     rows = run_cell(_learning_curve_config(p, device), p["p"], p["seed"], [q["method"] for q in batch])
@@ -154,7 +156,7 @@ def _learning_curve_batch(batch: list[dict], device: str) -> list[JobResult]:
 
 # --------------------------------------------------------------------------- attractor-count
 def _attractor_count(params: dict, device: str) -> JobResult:
-    from ..numerics.attractor_count import attractor_counts, reached
+    from ..numerics.fixed_points.attractor_count import attractor_counts, reached
     from ..numerics.data import make
 
     ds = make(params["model"], params["p"], params["d"], params["seed"], d_par=params["d_par"])
@@ -182,8 +184,8 @@ def _check_attractor_count(params: dict):
 # ------------------------------------------------------------------------------ fixed-points
 def _fixed_points(params: dict, device: str) -> JobResult:
     from ..numerics.data import make
-    from ..numerics.equilibria import find_equilibria
-    from ..numerics.neuron_field import NeuronField
+    from ..numerics.fixed_points.equilibria import find_equilibria
+    from ..numerics.fixed_points.neuron_field import NeuronField
 
     ds = make(params["model"], params["p"], params["d"], params["seed"], d_par=params["d_par"])
     fp = find_equilibria(NeuronField(ds.X, ds.y, params["sign_b"], params["sign_beta"]), polish=params["polish"])
@@ -208,8 +210,8 @@ def _check_signs(params: dict):
 # ------------------------------------------------------------------------------------ kernel
 def _kernel(params: dict, device: str) -> JobResult:
     from ..numerics.data import make
-    from ..numerics.kernel_pca import kernel_pca
-    from ..numerics.ntk import analytic_kernel
+    from ..numerics.kernels.kernel_pca import kernel_pca
+    from ..numerics.kernels.ntk import analytic_kernel
 
     ds = make(params["model"], params["p"], params["d"], params["seed"], d_par=params["d_par"])
     K = analytic_kernel(ds.X, kind=params["kernel"], device=device).cpu().numpy()
@@ -222,7 +224,7 @@ def _kernel(params: dict, device: str) -> JobResult:
 
 
 def _check_kernel(params: dict):
-    from ..numerics.ntk import KINDS
+    from ..numerics.kernels.ntk import KINDS
 
     _check_data("kernel", params)
     if params["kernel"] not in KINDS:
@@ -266,7 +268,5 @@ def kinds() -> dict[str, KindSpec]:
 
 def kind_spec(name: str) -> KindSpec:
     if name not in kinds():
-        from .spec import SpecError
-
         raise SpecError(f"unknown job kind {name!r}; choose one of {', '.join(kinds())}")
     return kinds()[name]

@@ -30,9 +30,8 @@ import json
 from pathlib import Path
 import tomllib
 
-
-class SpecError(ValueError):
-    """A sweep specification that cannot be expanded into runs."""
+from .errors import SpecError
+from .jobs import kind_spec
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,6 @@ def run_key(kind: str, params: dict) -> str:
 
 def make_run(kind: str, given: dict) -> Run:
     """A run of ``kind`` with ``given`` parameters (checked and coerced) and the rest at their defaults."""
-    from .jobs import kind_spec
-
     spec = kind_spec(kind)
     unknown = sorted(set(given) - set(spec.defaults))
     if unknown:

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from .errors import StoreError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     key TEXT PRIMARY KEY,
@@ -41,10 +43,6 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS sweeps (name TEXT PRIMARY KEY, spec TEXT, created REAL, updated REAL);
 CREATE TABLE IF NOT EXISTS sweep_runs (sweep TEXT, key TEXT, PRIMARY KEY (sweep, key));
 """
-
-
-class StoreError(ValueError):
-    """A store that cannot be opened or read as asked."""
 
 
 class Store:

@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...numerics.data import make
+from ...numerics.fixed_points.equilibria import find_equilibria
+from ...numerics.fixed_points.neuron_field import NeuronField
+from ...studies.attractor_count import study
+from ...sweep import make_run, run_many
 from ..claim import Outcome, claim
 from ..plotting import figure
 
@@ -24,9 +29,6 @@ TOLERANCES = (1e-2, 1e-1)  # distances to the nearest stable equilibrium, in uni
 
 
 def _stable_by_class(X, y) -> dict:
-    from ...numerics.equilibria import find_equilibria
-    from ...numerics.neuron_field import NeuronField
-
     out = {}
     for sb in (1, -1):
         for sbeta in (1, -1):
@@ -51,9 +53,6 @@ def _collapse_runs(ctx, alphas, seeds) -> list[dict]:
     """Train the networks (one sweep run per (alpha, seed), kept in the report folder) and measure,
     for each, the fractions of active neurons near a stable equilibrium at init and at the end of
     the g = y phase (the last checkpoint with every margin below 1)."""
-    from ...numerics.data import make
-    from ...sweep import make_run, run_many
-
     p, h = ctx.size((32, 128), (256, 1024))
     cells = [(a, s) for a in alphas for s in seeds]
     runs = [make_run("simulate", dict(data="sphere", d=2, p=p, ptest=0, h=h, alpha=a, seed=s, data_seed=s,
@@ -82,14 +81,40 @@ def _collapse(a: dict, train, alpha: float, seed: int) -> dict:
     return out
 
 
+def _inside(value, ci):
+    return ci[0] is not None and ci[0] <= value <= ci[1]
+
+
+def count_verdict(j) -> str:
+    """The verdict in words on A ~ p sqrt(h), saturating at A ~ h, from the study's fits
+    (lazyrich.studies.attractor_count.fits): exponents against the claimed 1 and 1/2, and where A
+    saturates."""
+    fit = j["fit_unsaturated"] if "error" not in j["fit_unsaturated"] else j["fit_all"]
+    which = "unsaturated rows" if fit is j["fit_unsaturated"] else "all rows"
+    if "error" in fit:
+        return f"no fit: {fit['error']}"
+    parts = []
+    for name, claimed, var in (("a", 1.0, "p"), ("b", 0.5, "h")):
+        if fit[name] is None:
+            parts.append(f"{var} not varied")
+        else:
+            lo, hi = fit[f"{name}_ci"]
+            ok = "consistent with" if _inside(claimed, fit[f"{name}_ci"]) else "NOT consistent with"
+            parts.append(f"{name} = {fit[name]:.2f} [{lo:.2f}, {hi:.2f}] ({var} exponent; {ok} the claimed {claimed:g})"
+                         if lo is not None else f"{name} = {fit[name]:.2f} (one seed: no interval)")
+    top = j["at_largest_h"]
+    sat = ("saturates at the number of stable equilibria (A / stable = {:.2f} at h = {}), far below h (A / h = {:.3f})"
+           if top["mean_A_over_stable"] > 0.5 and top["mean_A_over_h"] < 0.25 else
+           "A / stable = {:.2f} at h = {}, A / h = {:.3f}").format(top["mean_A_over_stable"], top["h"], top["mean_A_over_h"])
+    return f"fit on the {which}: " + "; ".join(parts) + f". Saturation: {sat}."
+
+
 @claim("attractors", "empirical", """
     In the feature regime, early in training (every point still in the hinge loss), the neurons'
     z collapse onto the stable equilibria, regular and sliding, predicted for the training set;
     the number of attractors A reached by h neurons grows like A ~ p sqrt(h) until it saturates
     at A ~ h.""")
 def attractors(ctx) -> Outcome:
-    from ...numerics.attractor_count import study
-
     seeds = ctx.size((0, 1), tuple(range(4)))
     alphas = ctx.size((1e-2,), (1e-2, 1e-3))
     runs = _collapse_runs(ctx, alphas, seeds)
@@ -150,7 +175,7 @@ def attractors(ctx) -> Outcome:
     measured = {"collapse_within_0.1": near, "collapse_within_0.01": tight, "count_fit": fit,
                 "count_at_largest_h": top, "count_law": law}
     details = {"collapse_runs": [{k: v for k, v in q.items() if not k.startswith(("z_", "stable_z"))} for q in runs],
-               "count_rows": counts["rows"], "count_verdict": counts["verdict"]}
+               "count_rows": counts["rows"], "count_verdict": count_verdict(counts)}
     return Outcome(verdict, measured, {"count_exponents": {"a": 1.0, "b": 0.5}, "saturation": "A ~ h"},
                    {"collapse": "> 0.5 within 0.1 max|x| and twice the initial fraction, every run",
                     "exponents": "claimed value inside the 95 % bootstrap interval"}, str(path), summary, details)

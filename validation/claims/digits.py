@@ -16,39 +16,20 @@ attractors, neurons with one activation pattern, are counted too.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from ..claim import Outcome, claim, verdict_interval
+from ...numerics import network as N
+from ...numerics.data.digits import COMPONENTS, parity_digits
+from ...numerics.simulator import SimulationConfig, simulate
+from ...numerics.stats import finite_mean, finite_values, mean_interval
+from ..claim import Outcome, claim, combine, seed_verdict, verdict_interval
+from ..measures import activations, cutting, nn_angle_ratio, pattern_groups, z_clusters
 from ..plotting import figure
-from .sphere import (activations, combine, cutting, nn_angle_ratio, pattern_groups, positions, seed_verdict,
-                     z_clusters)
 
 SPARSE = 0.5  # feature end: relative NN distance below this fraction of its initial value
 KEPT = 0.8  # lazy end: relative NN distance above this fraction of its initial value (the control)
 CLUSTER_REL = 0.05  # z clusters: single linkage at this fraction of the median |z| of the same state
-COMPONENTS = 10
-
-
-def parity_digits(seed: int, p: int, components: int = COMPONENTS):
-    """(train, test) Datasets: p random training images, the rest for testing; y = +1 even, -1 odd."""
-    from sklearn.datasets import load_digits
-
-    from ...numerics.data import Dataset, Projection
-
-    images, labels = load_digits(return_X_y=True)
-    if int(p) != p or not 1 <= p < len(images):
-        raise ValueError(f"p must be an integer in [1, {len(images) - 1}] (the rest is the test set), got {p}")
-    order = np.random.default_rng(seed).permutation(len(images))
-    train, test = order[:p], order[p:]
-    X = images.astype(np.float64)
-    proj = Projection.fit(X[train], components, standardize=True)
-    y = np.where(labels % 2 == 0, 1.0, -1.0)
-    meta = {"model": "sklearn-digits", "classes": "even (+1) vs odd (-1)", "pca": components, "split_seed": seed}
-    return Dataset(proj(X[train]), y[train], {**meta, "p": int(p)}), Dataset(proj(X[test]), y[test], meta)
-
-
 def relative_nn_distance(z) -> float:
     """Median distance from each point to its nearest neighbour, over the median |z|."""
     z = np.asarray(z, dtype=np.float64)
@@ -81,19 +62,12 @@ def sparsity_statistics(z, active) -> dict:
 
 def seed_interval(values, level: float = 0.95) -> tuple[float | None, float | None]:
     """Student-t confidence interval of the mean over seeds; (None, None) below 2 finite values."""
-    from scipy.stats import t as student
-
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-    if v.size < 2:
-        return None, None
-    half = student.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
-    return float(v.mean() - half), float(v.mean() + half)
+    v = finite_values(values)
+    return (None, None) if v.size < 2 else mean_interval(v, level)[1:]
 
 
 def train_seed(sizes: dict, seed: int, device: str) -> dict:
     """One data split and one network initialisation, trained at the feature and the lazy alpha."""
-    from ...numerics.simulate import SimulationConfig, simulate
-
     train, test = parity_digits(seed, sizes["p"])
     cfg = SimulationConfig(data="sklearn-digits", d=COMPONENTS, p=train.p, ptest=test.p, h=sizes["h"],
                            alphas=(sizes["alpha_feature"], sizes["alpha_lazy"]), loss="quadratic-hinge",
@@ -102,14 +76,9 @@ def train_seed(sizes: dict, seed: int, device: str) -> dict:
     res = simulate(cfg, progress=False, datasets=(train, test))
     states = {"init": res.params(0, final=False)[:2], "feature end": res.params(0)[:2],
               "lazy end": res.params(1)[:2]}
-    snaps = {k: (positions(om, b), activations(om, b, train.X)) for k, (om, b) in states.items()}
+    snaps = {k: (N.neuron_positions(om, b), activations(om, b, train.X)) for k, (om, b) in states.items()}
     return {"snapshots": snaps, "stats": {k: sparsity_statistics(*v) for k, v in snaps.items()},
             "networks": res.networks(), "X": train.X, "y": train.y, "ptest": test.p}
-
-
-def _mean(values) -> float:
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    return float(np.mean(v)) if v else float("nan")
 
 
 def evaluate(runs: list[dict]) -> dict:
@@ -171,7 +140,7 @@ def outcome(ctx, runs: list[dict], sizes: dict) -> Outcome:
     verdict = combine(sub.values())
     path = ctx.figure("digits")
     _plot(path, runs, ev)
-    mean = lambda phase, key: _mean([r["stats"][phase][key] for r in runs])  # noqa: E731
+    mean = lambda phase, key: finite_mean([r["stats"][phase][key] for r in runs])  # noqa: E731
     keys = ("cutting_neurons", "relative_nn_distance", "nn_angle_ratio", "patterns_per_neuron", "z_clusters_per_neuron")
     unconverged = [f"alpha = {n['alpha']:g}, seed {n['seed']}: {n['stop_reason']} at t = {n['t']:.3g}, train loss "
                    f"{n['train_loss']:.2g}" for r in runs for n in r["networks"]
@@ -188,15 +157,15 @@ def outcome(ctx, runs: list[dict], sizes: dict) -> Outcome:
         f"{sizes['seeds']} seeds (split and initialisation), alpha {sizes['alpha_feature']:g} (feature) and "
         f"{sizes['alpha_lazy']:g} (lazy), quadratic hinge. NN distance / median |z| of the cutting neurons: "
         f"{mean('init', 'relative_nn_distance'):.3f} at init, {mean('lazy end', 'relative_nn_distance'):.3f} lazy "
-        f"({_mean(ev['ratio_lazy']):.2f} of init: {sub['lazy_does_not']}), "
-        f"{mean('feature end', 'relative_nn_distance'):.3f} feature ({_mean(ev['ratio_feature']):.2f} of init: "
+        f"({finite_mean(ev['ratio_lazy']):.2f} of init: {sub['lazy_does_not']}), "
+        f"{mean('feature end', 'relative_nn_distance'):.3f} feature ({finite_mean(ev['ratio_feature']):.2f} of init: "
         f"{sub['feature_sparsifies']}); NN-angle ratio {mean('init', 'nn_angle_ratio'):.2f} -> "
         f"{mean('feature end', 'nn_angle_ratio'):.2f} (feature), {mean('lazy end', 'nn_angle_ratio'):.2f} (lazy); "
         f"z clusters per neuron {mean('init', 'z_clusters_per_neuron'):.2f} -> "
         f"{mean('feature end', 'z_clusters_per_neuron'):.2f}; distinct activation patterns per neuron "
         f"{mean('init', 'patterns_per_neuron'):.2f} -> {mean('feature end', 'patterns_per_neuron'):.2f} (the talk's "
-        f"strict attractors). Test error feature {_mean(ev['test_error_feature']):.4f}, lazy "
-        f"{_mean(ev['test_error_lazy']):.4f}; lazy - feature 95% CI {interval}: {sub['feature_beats_lazy']}."
+        f"strict attractors). Test error feature {finite_mean(ev['test_error_feature']):.4f}, lazy "
+        f"{finite_mean(ev['test_error_lazy']):.4f}; lazy - feature 95% CI {interval}: {sub['feature_beats_lazy']}."
         + (f" Not converged (stopped by t_max or the wall clock): {'; '.join(unconverged)}." if unconverged
            else " All networks converged."))
     predicted = {"nn_distance_ratio_feature_below": SPARSE, "nn_distance_ratio_lazy_above": KEPT,

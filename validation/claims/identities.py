@@ -12,6 +12,12 @@ import math
 import numpy as np
 import torch
 
+from ...numerics import network as N
+from ...numerics.data import make
+from ...numerics.kernels.kernel_machines import kernel_gradient_flow
+from ...numerics.kernels.ntk import analytic_kernel, empirical_ntk, neuron_terms
+from ...numerics.simulator import SimulationConfig, build_datasets, simulate
+from ...theory.derived import derive
 from ..claim import Outcome, claim, verdict_within
 from ..plotting import figure
 
@@ -21,10 +27,6 @@ from ..plotting import figure
     z = -sqrt(d) b omega/|omega|^2 moves with the velocity dz/dt derived symbolically in theory/
     (derive z-velocity), evaluated at the recorded z, b, beta and margins.""")
 def z_velocity(ctx) -> Outcome:
-    from ...numerics import network as N
-    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
-    from ...theory.derived import derive
-
     p, h = ctx.size((64, 64), (1024, 1024))
     T, gap = 0.5, 1e-7  # two checkpoints a relative 1e-7 apart, during training
     cfg = SimulationConfig(data="stripe", d=5, p=p, ptest=0, h=h, alphas=(0.1,), loss="hinge", seeds=(ctx.seed,),
@@ -83,9 +85,6 @@ def z_velocity(ctx) -> Outcome:
     infinite-width NTK derived in theory/: its rms deviation falls like h^-1/2, and every entry
     of the widest network lies within 4 Monte Carlo standard errors of the limit.""")
 def ntk_init(ctx) -> Outcome:
-    from ...numerics.data import make
-    from ...numerics.ntk import analytic_kernel, empirical_ntk, neuron_terms
-
     p, widths, seeds = ctx.size((48, [64, 256, 1024, 4096], 8), (256, [64, 256, 1024, 4096, 16384, 65536], 16))
     device = torch.device(ctx.device)
     X = torch.as_tensor(make("stripe", p, 5, seed=ctx.seed).X, device=device)
@@ -125,11 +124,6 @@ def ntk_init(ctx) -> Outcome:
     At large alpha the trained network is the kernel machine of its NTK at initialisation
     (same loss, same time), and its weights move by |omega - omega_0|/|omega_0| ~ 1/alpha.""")
 def lazy_limit(ctx) -> Outcome:
-    from ...numerics import network as N
-    from ...numerics.kernel_machines import kernel_gradient_flow
-    from ...numerics.ntk import empirical_ntk
-    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
-
     p, h, alphas = ctx.size((32, 256, (1e2, 1e3, 1e4)), (256, 1024, (1e1, 1e2, 1e3, 1e4, 1e5)))
     cfg = SimulationConfig(data="stripe", d=5, p=p, ptest=200, h=h, alphas=alphas, loss="hinge", seeds=(ctx.seed,),
                            t_max=3.0, checkpoints=3, tol_output=1e-3, device=ctx.device)

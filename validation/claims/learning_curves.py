@@ -34,10 +34,11 @@ import math
 
 import numpy as np
 
-from ..claim import Outcome, claim, verdict_interval
+from ...numerics.kernels.learning_cells import LearningCurveConfig
+from ...numerics.stats import mean_interval, power_law_difference
+from ...studies.learning_curves import draw_learning_curves, learning_curve
+from ..claim import Outcome, claim, combine, verdict_interval
 from ..plotting import figure
-from ...numerics.learning_curves import draw_learning_curves
-from .stripe import combine, mean_interval
 
 ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
 LOSS = "hinge"
@@ -64,35 +65,14 @@ def error_table(records, method: str, ps, seeds) -> np.ndarray:
     return np.array([[by[(p, s)] for s in seeds] for p in ps], dtype=np.float64)
 
 
-def _beta(logp, mean) -> float:
-    return float(-np.polyfit(logp, np.log(mean), 1)[0])
-
-
 def beta_difference(ps, errors_a, errors_b, bootstrap: int = 1000, rng_seed: int = 0, level: float = LEVEL) -> dict:
     """beta_a - beta_b of eps = A p^-beta fitted to the mean errors, with a paired bootstrap.
 
     ``errors_a``, ``errors_b``: (len(ps), seeds), column s of both from the same training set, so
     each resample draws the same seeds for both. Sizes with a zero mean error are left out.
     """
-    ps = np.asarray(ps, dtype=np.float64)
-    a, b = (np.asarray(e, dtype=np.float64) for e in (errors_a, errors_b))
-    if a.shape != b.shape or a.shape[0] != ps.size:
-        raise ValueError(f"error tables must both have shape (len(ps), seeds); got {a.shape} and {b.shape}")
-    ok = (a.mean(1) > 0) & (b.mean(1) > 0)
-    if ok.sum() < 2:
-        return {"difference": None, "ci": None, "used_p": ps[ok].tolist()}
-    logp = np.log(ps[ok])
-    point = _beta(logp, a[ok].mean(1)) - _beta(logp, b[ok].mean(1))
-    rng = np.random.default_rng(rng_seed)
-    diffs = []
-    for _ in range(bootstrap):
-        pick = rng.integers(0, a.shape[1], size=a.shape)
-        ma, mb = (np.take_along_axis(e, pick, 1)[ok].mean(1) for e in (a, b))
-        if (ma > 0).all() and (mb > 0).all():
-            diffs.append(_beta(logp, ma) - _beta(logp, mb))
-    tail = 100 * (1 - level) / 2
-    ci = [float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100 - tail))] if diffs else None
-    return {"difference": point, "ci": ci, "used_p": ps[ok].tolist()}
+    # beta = -k, so beta_a - beta_b is the exponent difference k_b - k_a
+    return power_law_difference(ps, errors_b, errors_a, bootstrap, rng_seed, level)
 
 
 def crossover(ps, gap) -> dict:
@@ -117,8 +97,6 @@ def crossover(ps, gap) -> dict:
 
 # ------------------------------------------------------------------------------------ runs
 def _curve(ctx, data: str, sizes) -> dict:
-    from ...numerics.learning_curves import LearningCurveConfig, learning_curve
-
     cfg = LearningCurveConfig(
         data=data, d=sizes["d"], ps=tuple(sizes["ps"]), ptest=sizes["ptest"],
         seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=METHODS[data], h=sizes["h"],

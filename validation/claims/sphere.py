@@ -6,23 +6,27 @@ training, and says: lazy training leaves z essentially where it was; feature tra
 gathers the neurons into a circular structure that keeps the task's rotational symmetry, which
 then "explodes into a finite number of attractors" (symmetry broken).
 
-The statistics below are plain numpy functions of z (and of the activation patterns), so that the
-tests can check them on synthetic inputs with known answers. They are computed on the *cutting*
-neurons, those active on some but not all training points: a neuron active on no point never
+The statistics (validation.measures) are plain numpy functions of z (and of the activation
+patterns), so that the tests can check them on synthetic inputs with known answers. They are
+computed on the *cutting* neurons, those active on some but not all training points: a neuron active on no point never
 moves (no gradient), one active on every point is linear on the data and its z, outside the data,
 carries no feature; only cutting neurons draw a boundary in input space.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 import math
 
 import numpy as np
 
-from ..claim import Outcome, claim, verdict_interval
+from ...numerics import network as N
+from ...numerics.simulator import SimulationConfig, build_datasets, simulate
+from ...numerics.stats import finite_mean
+from ..claim import Outcome, claim, combine, seed_verdict
+from ..measures import (SHELL, activations, ball_spread, cutting, directions, mean_resultant_length,
+                        median_displacement, nn_angle_ratio, participation_ratio, pattern_groups, points,
+                        radial_spread, rayleigh_p, shell_fraction, z_clusters)
 from ..plotting import figure
 
-SHELL = 0.2  # |z|/r* within 1 +- SHELL counts as "on the label sphere" of radius r*
 CLUSTER_TOL = 0.05  # z closer than CLUSTER_TOL r* belong to one cluster (single linkage)
 LAZY_DISPLACEMENT = 0.05  # lazy: median |z_end - z_0| below this fraction of r* means "did not move"
 GROUPS_KEPT = 0.8  # lazy: the effective number of activation groups keeps this fraction of its initial value
@@ -30,151 +34,11 @@ GROUPS_COLLAPSED = 0.5  # feature end: the effective number of groups falls belo
 NN_UNIFORM = 0.5  # nearest-neighbour angle ratio above it: directions spread as uniform ones (1 = uniform)
 
 
-# ------------------------------------------------------------------------------------ statistics
-def _points(z, name: str = "z") -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 2 or z.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (n, d), got shape {z.shape}")
-    if not np.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return z
-
-
-def directions(z) -> np.ndarray:
-    """z/|z| for every row; a row z = 0 has no direction, so it is an error."""
-    z = _points(z)
-    norm = np.linalg.norm(z, axis=1, keepdims=True)
-    if (norm == 0).any():
-        raise ValueError(f"z has {int((norm == 0).sum())} zero row(s): no direction")
-    return z / norm
-
-
-def shell_fraction(z, radius: float, width: float = SHELL) -> float:
-    """Fraction of the points with | |z|/radius - 1 | <= width (on the sphere of that radius)."""
-    if not radius > 0 or not width > 0:
-        raise ValueError(f"radius and width must be positive, got {radius} and {width}")
-    z = _points(z)
-    return float(np.mean(np.abs(np.linalg.norm(z, axis=1) / radius - 1) <= width)) if len(z) else float("nan")
-
-
-def radial_spread(z) -> float:
-    """(q75 - q25)/median of |z|: 0 on a sphere, ball_spread(d) for points uniform in a d-ball.
-
-    Quartiles rather than the standard deviation: a few neurons left far away (they barely move
-    once they cut only a few points) must not hide a ring that holds most of them.
-    """
-    r = np.linalg.norm(_points(z), axis=1)
-    if len(r) == 0:
-        return float("nan")
-    q1, q2, q3 = np.quantile(r, [0.25, 0.5, 0.75])
-    return float((q3 - q1) / q2) if q2 > 0 else float("nan")
-
-
-def ball_spread(d: int) -> float:
-    """radial_spread of points uniform in a d-ball: |z|/R has the distribution function r^d."""
-    if int(d) != d or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d}")
-    q1, q2, q3 = (q ** (1.0 / d) for q in (0.25, 0.5, 0.75))
-    return (q3 - q1) / q2
-
-
-def mean_resultant_length(z) -> float:
-    """|mean of z/|z||: about n^-1/2 for n uniform directions, 1 when all point the same way."""
-    u = directions(z)
-    return float(np.linalg.norm(u.mean(0))) if len(u) else float("nan")
-
-
-def rayleigh_p(z) -> float:
-    """p-value of Rayleigh's test of uniform directions: n d R^2 is chi2_d for n uniform directions.
-
-    A coarse-scale test (it sees a lopsided density, not a ring of clusters at symmetric angles).
-    """
-    from scipy.stats import chi2
-
-    u = directions(z)
-    if len(u) == 0:
-        return float("nan")
-    n, d = u.shape
-    return float(chi2.sf(n * d * float(np.linalg.norm(u.mean(0))) ** 2, d))
-
-
-def nearest_neighbour_angles(z) -> np.ndarray:
-    """For every direction z_i/|z_i|, the angle (radians) to the nearest other direction."""
-    u = directions(z)
-    if len(u) < 2:
-        raise ValueError(f"nearest-neighbour angles need at least 2 points, got {len(u)}")
-    cos = u @ u.T
-    np.fill_diagonal(cos, -np.inf)
-    return np.arccos(np.clip(cos.max(1), -1.0, 1.0))
-
-
-@lru_cache(maxsize=1024)
-def uniform_nn_angle(n: int, d: int, seed: int = 0) -> float:
-    """Median nearest-neighbour angle of n directions uniform on the sphere S^(d-1) (Monte Carlo)."""
-    if n < 2 or d < 2:
-        raise ValueError(f"need n >= 2 directions in d >= 2 dimensions, got n = {n}, d = {d}")
-    # the median of one sample of n angles already fluctuates like n^-1/2: fewer repetitions at large
-    # n keep the reference to about 0.5 % and its cost (reps n^2) bounded
-    reps = int(min(64, max(8, 40000 // n)))
-    rng = np.random.default_rng(seed)
-    return float(np.median([np.median(nearest_neighbour_angles(rng.standard_normal((n, d)))) for _ in range(reps)]))
-
-
-def nn_angle_ratio(z) -> float:
-    """Median nearest-neighbour angle of the directions over that of as many uniform directions.
-
-    About 1 for rotationally symmetric (uniform) directions, near 0 when the directions sit on a
-    finite number of clusters (most neighbours then share a cluster). NaN below 2 points.
-    """
-    z = _points(z)
-    if len(z) < 2 or z.shape[1] < 2:
-        return float("nan")
-    return float(np.median(nearest_neighbour_angles(z)) / uniform_nn_angle(len(z), z.shape[1]))
-
-
-def pattern_groups(active) -> np.ndarray:
-    """Sizes of the groups of identical rows of a bool (n, p) activation array (the talk's attractors)."""
-    active = np.asarray(active)
-    if active.ndim != 2:
-        raise ValueError(f"activations must have shape (neurons, points), got shape {active.shape}")
-    if len(active) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, counts = np.unique(np.packbits(active.astype(bool), axis=1), axis=0, return_counts=True)
-    return np.sort(counts)[::-1]
-
-
-def z_clusters(z, tol: float) -> np.ndarray:
-    """Sizes of the single-linkage clusters of z with linking distance tol."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    if not tol > 0:
-        raise ValueError(f"cluster tolerance must be positive, got {tol}")
-    z = _points(z)
-    if len(z) < 2:
-        return np.ones(len(z), dtype=np.int64)
-    labels = fcluster(linkage(z, "single"), t=tol, criterion="distance")
-    return np.sort(np.bincount(labels)[1:])[::-1]
-
-
-def participation_ratio(sizes) -> float:
-    """(sum s)^2 / sum s^2: the effective number of groups (singletons all count, small groups less)."""
-    s = np.asarray(sizes, dtype=np.float64)
-    if (s < 0).any():
-        raise ValueError("group sizes must be non-negative")
-    return float(s.sum() ** 2 / (s ** 2).sum()) if s.sum() > 0 else 0.0
-
-
-def cutting(active) -> np.ndarray:
-    """Neurons active on some but not all training points (their hyperplane cuts the data)."""
-    active = np.asarray(active, dtype=bool)
-    return active.any(1) & ~active.all(1)
-
-
 def phase_statistics(z, active, radius: float) -> dict:
     """The statistics of one panel, on its cutting neurons (z (h, d), active (h, p) bool)."""
     keep = cutting(active)
     # only cutting neurons need a position: a neuron with omega = 0 (z undefined) is constant on the data
-    zc = _points(np.asarray(z, dtype=np.float64)[keep])
+    zc = points(np.asarray(z, dtype=np.float64)[keep])
     groups = pattern_groups(np.asarray(active, dtype=bool)[keep])
     clusters = z_clusters(zc, CLUSTER_TOL * radius)
     r = np.linalg.norm(zc, axis=1) / radius
@@ -186,43 +50,6 @@ def phase_statistics(z, active, radius: float) -> dict:
             "nn_angle_ratio": nn_angle_ratio(zc),
             "pattern_groups": int(len(groups)), "pattern_groups_effective": participation_ratio(groups),
             "z_clusters": int(len(clusters)), "z_clusters_effective": participation_ratio(clusters)}
-
-
-def median_displacement(z0, z1, keep, radius: float) -> float:
-    """Median |z1 - z0|/radius over the neurons in keep."""
-    d = np.linalg.norm(_points(np.asarray(z1)[keep]) - _points(np.asarray(z0)[keep]), axis=1) / radius
-    return float(np.median(d)) if d.size else float("nan")
-
-
-def seed_verdict(values, threshold: float, above: bool) -> str:
-    """Verdict over seeds: confirmed when every seed is on the claimed side, refuted when none is."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-    if v.size == 0:
-        return "inconclusive"
-    return verdict_interval(float(v.min()), float(v.max()), threshold, above)
-
-
-def combine(verdicts) -> str:
-    """A conjunction: refuted if any part is, confirmed if all are, inconclusive otherwise."""
-    verdicts = list(verdicts)
-    if "refuted" in verdicts:
-        return "refuted"
-    return "confirmed" if verdicts and all(v == "confirmed" for v in verdicts) else "inconclusive"
-
-
-# ------------------------------------------------------------------------------------ simulation
-def positions(omega, b) -> np.ndarray:
-    """z = -sqrt(d) b omega/|omega|^2 of every neuron (omega (h, d), b (h,)); NaN where omega = 0."""
-    omega, b = np.asarray(omega, np.float64), np.asarray(b, np.float64)
-    ww = (omega ** 2).sum(1, keepdims=True)
-    z = -math.sqrt(omega.shape[1]) * b[:, None] * omega / np.where(ww > 0, ww, 1.0)
-    return np.where(ww > 0, z, np.nan)
-
-
-def activations(omega, b, X) -> np.ndarray:
-    """bool (h, p): neuron n active on training point mu."""
-    X = np.asarray(X, np.float64)
-    return (X @ np.asarray(omega, np.float64).T / math.sqrt(X.shape[1]) + np.asarray(b, np.float64)).T > 0
 
 
 def during_checkpoint(train_loss) -> int | None:
@@ -245,8 +72,6 @@ def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0) -> dict:
     checkpoints. Returns {"panels": {phase: [(z, active) per seed]}, "trajectory": [[(t, z, active)
     per checkpoint of the feature network] per seed], "networks", "radius", "X", "y", "during_t", "wall"}.
     """
-    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
-
     seeds = tuple(seed + s for s in range(sizes["seeds"]))
     # the quadratic hinge: with the plain hinge the networks slide along their margins for far longer
     # than a quick run allows (notes/simulator.md, "Time to convergence")
@@ -263,10 +88,10 @@ def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0) -> dict:
     for s in range(S):
         # networks are alpha-major: the feature network of seed s is e = s, the lazy one S + s
         omega0, b0, _ = res.params(s, final=False)
-        panels["init"].append((positions(omega0, b0), activations(omega0, b0, train.X)))
+        panels["init"].append((N.neuron_positions(omega0, b0), activations(omega0, b0, train.X)))
         for phase, e in (("feature end", s), ("lazy end", S + s)):
             omega, b, _ = res.params(e, final=True)
-            panels[phase].append((positions(omega, b), activations(omega, b, train.X)))
+            panels[phase].append((N.neuron_positions(omega, b), activations(omega, b, train.X)))
         recorded = np.flatnonzero(np.isfinite(a["t"][s]))
         trajectory.append([(float(a["t"][s, k]), a["z"][s, k],
                             np.unpackbits(a["patterns"][s, k], axis=1)[:, :cfg.p].astype(bool)) for k in recorded])
@@ -355,11 +180,6 @@ SHOWN = ("cutting_neurons", "median_radius", "shell_fraction", "radial_spread", 
          "pattern_groups", "pattern_groups_effective", "z_clusters")
 
 
-def _mean(values) -> float:
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    return float(np.mean(v)) if v else float("nan")
-
-
 def _scatter(ax, sim: dict, z, keep, d: int):
     """One panel of the talk: z in the plane with the label circle (d = 2), else |z| against an angle."""
     from matplotlib.patches import Circle
@@ -394,8 +214,8 @@ def _plot(path, sim: dict, ev: dict, d: int):
             ax.hist(r, bins=np.linspace(0, 3, 61), density=True, color="C0")
             ax.axvspan(1 - SHELL, 1 + SHELL, color="C2", alpha=0.2, label=f"label sphere +- {SHELL:.0%}")
             ax.set(xlabel="|z| / r*", ylabel="density (all seeds)",
-                   title=f"shell fraction {_mean([s['shell_fraction'] for s in ev['stats'][ph]]):.2f}, "
-                         f"spread {_mean([s['radial_spread'] for s in ev['stats'][ph]]):.2f}")
+                   title=f"shell fraction {finite_mean([s['shell_fraction'] for s in ev['stats'][ph]]):.2f}, "
+                         f"spread {finite_mean([s['radial_spread'] for s in ev['stats'][ph]]):.2f}")
             ax.legend(fontsize=7)
         # the feature run in time: when does the circle form, and when do the clusters appear?
         rows = ev["trajectory"][0]
@@ -445,7 +265,7 @@ def outcome(ctx, sim: dict, sizes: dict) -> Outcome:
     unconverged = [f"alpha = {n['alpha']:g}, seed {n['seed']}: {n['stop_reason']} at t = {n['t']:.3g}, "
                    f"train loss {n['train_loss']:.2g}" for n in sim["networks"]
                    if n["stop_reason"] not in ("margins", "loss")]
-    mean = lambda ph, key: _mean([s[key] for s in ev["stats"][ph]])  # noqa: E731
+    mean = lambda ph, key: finite_mean([s[key] for s in ev["stats"][ph]])  # noqa: E731
     best = [b or {} for b in ev["best_circle"]]
     measured = {ph: {key: mean(ph, key) for key in SHOWN} for ph in ev["stats"]}
     measured.update({
@@ -473,22 +293,22 @@ def _summary(sizes, sim, ev, measured, mean, unconverged) -> str:
     return (
         f"d = {sizes['d']}, p = {sizes['p']}, h = {sizes['h']}, {sizes['seeds']} seeds, alpha "
         f"{sizes['alpha_feature']:g} (feature) and {sizes['alpha_lazy']:g} (lazy), quadratic hinge, r* = "
-        f"{sim['radius']:.3f}. (B) Lazy: median |dz| = {_mean(ev['lazy_displacement']):.3f} r*, effective "
-        f"activation groups {_mean(ev['group_ratio_lazy']):.2f} of init: {sub['lazy_unchanged']}. (C) Circle: the "
-        f"checkpoint most like one has radial spread {_mean(bc['radial_spread']):.2f} (uniform ball "
+        f"{sim['radius']:.3f}. (B) Lazy: median |dz| = {finite_mean(ev['lazy_displacement']):.3f} r*, effective "
+        f"activation groups {finite_mean(ev['group_ratio_lazy']):.2f} of init: {sub['lazy_unchanged']}. (C) Circle: the "
+        f"checkpoint most like one has radial spread {finite_mean(bc['radial_spread']):.2f} (uniform ball "
         f"{ev['ball_spread']:.2f}, init {mean('init', 'radial_spread'):.2f}) and NN-angle ratio "
-        f"{_mean(bc['nn_angle_ratio']):.2f} (uniform 1, threshold {NN_UNIFORM}): {sub['feature_during_circle']}; at "
-        f"half the initial loss (t = {_mean(sim['during_t']):.3g}) the median |z| is "
+        f"{finite_mean(bc['nn_angle_ratio']):.2f} (uniform 1, threshold {NN_UNIFORM}): {sub['feature_during_circle']}; at "
+        f"half the initial loss (t = {finite_mean(sim['during_t']):.3g}) the median |z| is "
         f"{mean('feature during', 'median_radius'):.2f} r*, NN-angle ratio "
         f"{mean('feature during', 'nn_angle_ratio'):.2f}, "
         f"effective groups {mean('feature during', 'pattern_groups_effective'):.1f}. (D) End: "
         f"{mean('feature end', 'pattern_groups'):.1f} activation groups (effective "
-        f"{mean('feature end', 'pattern_groups_effective'):.1f}, {_mean(ev['group_ratio_feature']):.2f} of init) among "
+        f"{mean('feature end', 'pattern_groups_effective'):.1f}, {finite_mean(ev['group_ratio_feature']):.2f} of init) among "
         f"{mean('feature end', 'cutting_neurons'):.0f} cutting neurons, NN-angle ratio "
         f"{mean('feature end', 'nn_angle_ratio'):.2f}: {sub['feature_end_attractors']}. Near the label sphere "
         f"(|z|/r* in 1 +- {SHELL}): {mean('init', 'shell_fraction'):.2f} of the neurons at init, "
         f"{mean('feature end', 'shell_fraction'):.2f} at the end of feature training (median |z| "
         f"{mean('feature end', 'median_radius'):.2f} r*): {sub['feature_near_label_sphere']}. Test error feature "
-        f"{_mean(measured['test_error_feature']):.3f}, lazy {_mean(measured['test_error_lazy']):.3f}."
+        f"{finite_mean(measured['test_error_feature']):.3f}, lazy {finite_mean(measured['test_error_lazy']):.3f}."
         + (f" Not converged (stopped by t_max or the wall clock): {'; '.join(unconverged)}." if unconverged
            else " All networks converged."))

@@ -7,7 +7,7 @@ The talk says that in the feature regime
     with p; measured as an exponent, ratio ~ p^k, fitted over p with a bootstrap interval;
 (b) the end-of-training NTK loses its dependence on x_perp as the compressed-coordinate NTK
     predicts: the kernel of the trained network is compared with that of the same network with
-    omega_perp set to 0 (``numerics.ntk.compressed_ntk_parts``: Theta_par + Theta_perp x_perp.x'_perp),
+    omega_perp set to 0 (``numerics.kernels.ntk.compressed_ntk_parts``: Theta_par + Theta_perp x_perp.x'_perp),
     by their relative Frobenius distance, at initialisation and at the end;
 (c) the label's projection on the top kernel eigenvectors grows: the cumulative label weight of
     the top RANK components and the mutual information of the top component, init against end;
@@ -26,7 +26,12 @@ import math
 
 import numpy as np
 
-from ..claim import Outcome, claim, verdict_interval
+from ...numerics.kernels.kernel_machines import classification_error, svc_decision
+from ...numerics.kernels.kernel_pca import kernel_pca
+from ...numerics.kernels.ntk import compressed_ntk_parts, empirical_ntk
+from ...numerics.simulator import SimulationConfig, build_datasets, simulate
+from ...numerics.stats import mean_interval, power_law_fit
+from ..claim import Outcome, claim, combine, verdict_interval
 from ..plotting import figure
 
 ALPHA = 0.1  # the feature regime a CPU reaches in seconds (parameter rates scale like 1/alpha)
@@ -49,51 +54,18 @@ FULL = {"ps": (128, 256, 512, 1024, 2048), "h": 1024, "seeds": 8, "t_max": 200.0
 
 
 # ------------------------------------------------------------------------------------ statistics
-def mean_interval(values, level: float = LEVEL) -> tuple[float, float, float]:
-    """(mean, low, high): Student-t interval of the mean of independent values (one per seed)."""
-    from scipy.stats import t as student
-
-    x = np.asarray(values, dtype=np.float64).ravel()
-    if x.size < 2 or not np.isfinite(x).all():
-        raise ValueError(f"an interval needs at least two finite values, got {x.tolist()}")
-    half = student.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
-
-
 def exponent_fit(ps, values, bootstrap: int = BOOTSTRAP, rng_seed: int = 0, level: float = LEVEL) -> dict:
     """Fit values ~ A p^k on the mean of log(values) over seeds at each p; bootstrap over seeds.
 
-    ``values``: (len(ps), seeds), positive. Returns {"exponent", "prefactor", "ci"}.
-    """
-    ps = np.asarray(ps, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 2 or v.shape[0] != ps.size or ps.size < 2:
-        raise ValueError(f"values must have shape (len(ps) >= 2, seeds); got {v.shape} for {ps.size} sizes")
-    if not (np.isfinite(v).all() and (v > 0).all()):
-        raise ValueError("values must be finite and positive for a log fit")
-    logp, logv = np.log(ps), np.log(v)
-    k, c = np.polyfit(logp, logv.mean(1), 1)
-    rng = np.random.default_rng(rng_seed)
-    pick = rng.integers(0, v.shape[1], size=(bootstrap, *v.shape))  # seeds resampled within each p
-    means = np.take_along_axis(np.broadcast_to(logv, pick.shape), pick, axis=2).mean(2)
-    slopes = np.polyfit(logp, means.T, 1)[0]
-    tail = 100 * (1 - level) / 2
-    return {"exponent": float(k), "prefactor": float(math.exp(c)),
-            "ci": [float(np.percentile(slopes, tail)), float(np.percentile(slopes, 100 - tail))]}
+    ``values``: (len(ps), seeds), positive. Returns {"exponent", "prefactor", "ci"}."""
+    fit = power_law_fit(ps, values, geometric=True, bootstrap=bootstrap, rng_seed=rng_seed, level=level)
+    return {"exponent": fit["exponent"], "prefactor": fit["prefactor"], "ci": fit["ci"]}
 
 
 def relative_distance(K, reference) -> float:
     """|K - reference|_F / |K|_F."""
     K, reference = (np.asarray(a, dtype=np.float64) for a in (K, reference))
     return float(np.linalg.norm(K - reference) / np.linalg.norm(K))
-
-
-def combine(verdicts) -> str:
-    """A claim made of parts: refuted when one part is, confirmed when all are, else inconclusive."""
-    verdicts = list(verdicts)
-    if "refuted" in verdicts:
-        return "refuted"
-    return "confirmed" if verdicts and all(v == "confirmed" for v in verdicts) else "inconclusive"
 
 
 # ------------------------------------------------------------------------------------ kernels
@@ -104,8 +76,6 @@ def compressed_kernel(omega, b, beta, X, informative=(0,)) -> tuple[np.ndarray, 
     |Theta_perp * X_perp X_perp^T|_F / |kernel|_F): the part notes/kernels.md says survives
     compression, because df/domega carries x_perp even when omega does not.
     """
-    from ...numerics.ntk import compressed_ntk_parts
-
     omega = np.array(omega, dtype=np.float64)
     perp = np.ones(omega.shape[1], dtype=bool)
     perp[list(informative)] = False
@@ -121,10 +91,6 @@ def kernel_measures(params, train, test, device=None) -> dict:
     """The kernel observables of one network (parameters ``params``) on the stripe data.
 
     ``device``: where the two empirical kernels are computed (the test kernel is the large one)."""
-    from ...numerics.kernel_machines import classification_error, svc_decision
-    from ...numerics.kernel_pca import kernel_pca
-    from ...numerics.ntk import empirical_ntk
-
     K = empirical_ntk(*params, train.X, device=device).cpu().numpy()
     Kt = empirical_ntk(*params, test.X, train.X, device=device).cpu().numpy()
     Kc, perp_share = compressed_kernel(*params, train.X)
@@ -138,8 +104,6 @@ def kernel_measures(params, train, test, device=None) -> dict:
 # ------------------------------------------------------------------------------------ training
 def _train(ctx, sizes) -> list[dict]:
     """One ensemble run per p (the seeds share the training set); the ratio per network and in time."""
-    from ...numerics.simulate import SimulationConfig, build_datasets, simulate
-
     runs = []
     for p in sizes["ps"]:
         cfg = SimulationConfig(data="stripe", d=D, p=int(p), ptest=sizes["ptest"], data_seed=ctx.seed, h=sizes["h"],

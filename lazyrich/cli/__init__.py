@@ -1,0 +1,54 @@
+"""The ``lazyrich`` command line: one module per command group, each adding its own subparsers.
+
+Conventions for every subcommand: ``--json`` prints one JSON object on stdout, text otherwise;
+a bad argument or a bad file prints one line on stderr and exits with code 2. The start stays
+cheap: torch, sympy, dask, pandas and matplotlib are imported only inside the commands that
+need them.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import bench, data, derive, fixed_points, kernels, simulate, sweeps, validate
+from .common import Parser, UsageError
+
+# the order of the commands in ``lazyrich --help``
+GROUPS = (derive, data, simulate, fixed_points, kernels, validate, sweeps, bench)
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+def build_parser() -> Parser:
+    from .. import __version__
+
+    parser = Parser(prog="lazyrich", description="Theory-checking toolkit for lazy vs feature learning "
+                                                 "in one-hidden-layer ReLU networks.")
+    parser.add_argument("--version", action="version", version=f"lazyrich {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from ..sweep.errors import RunsFailed
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args) or 0
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    # lazyrich's own errors (DataError, InputError, SimulationError, SpecError ...) are ValueErrors
+    except (UsageError, ValueError, FileNotFoundError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(msg if msg.startswith("lazyrich") else f"lazyrich: error: {msg}", file=sys.stderr)
+        return 2
+    except RunsFailed as exc:  # the whole message: it carries the failed run's traceback
+        print(f"lazyrich: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lazyrich: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (lazyrich ... | head): nothing left to say
+        sys.stderr.close()
+        return 0

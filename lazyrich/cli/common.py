@@ -1,0 +1,64 @@
+"""What every command shares: the parser that fails in one line, the JSON/text output, argument parsers."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line instead of argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def emit(args, payload: dict, text: str):
+    if getattr(args, "json", False):
+        print(json.dumps(payload, default=float))
+    else:
+        print(text)
+
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0:8' (a range), '0,3,5' (a list) or '7' (one seed)."""
+    try:
+        if ":" in text:
+            lo, hi = (int(v) for v in text.split(":"))
+            seeds = tuple(range(lo, hi))
+        else:
+            seeds = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--seeds must look like 0:8 or 0,3,5, got {text!r}") from None
+    if not seeds:
+        raise UsageError(f"--seeds {text} selects no seed")
+    return seeds
+
+
+def parse_floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"{flag} must be a number or a comma-separated list, got {text!r}") from None
+
+
+
+def parse_sign(value):
+    v = int(value)
+    if v not in (1, -1):
+        raise argparse.ArgumentTypeError(f"must be +1 or -1, got {value}")
+    return v
+
+
+
+def worker_count(value) -> int:
+    """--workers: a positive count, by default one per core."""
+    if value is None:
+        return os.cpu_count() or 1
+    if value < 1:
+        raise UsageError(f"--workers must be a positive integer, got {value}")
+    return value
+

@@ -1,0 +1,112 @@
+"""What a simulation is asked to do: sizes, data, the networks (alphas x seeds), tolerances, limits."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..data import Dataset, load as load_dataset, make as make_dataset
+from ...theory.losses import canonical_loss
+
+STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
+
+
+class SimulationError(ValueError):
+    """A bad simulation setting (sizes, loss, device, tolerances, output folder)."""
+
+
+@dataclass
+class SimulationConfig:
+    data: str = "stripe"  # stripe, sphere, cylinder, or a path to an .npz with X and y
+    d: int = 5
+    p: int = 1024
+    ptest: int = 8192
+    d_par: int | None = None  # cylinder only
+    data_seed: int = 0
+    h: int = 1024
+    alphas: tuple = (1e-3,)
+    loss: str = "hinge"
+    seeds: tuple = tuple(range(8))
+    device: str = "auto"
+    dtype: str = "float64"
+    t_max: float = 1e6
+    t_first: float = 1e-2  # first checkpoint time
+    checkpoints: int = 30
+    max_steps: int = 1_000_000
+    max_wall: float | None = None  # seconds
+    loss_threshold: float = 1e-5  # on the mean of l(m), for losses without an exact zero
+    tol_output: float = 0.02
+    tol_angle: float = 0.05
+    dt_min: float = 1e-6
+    grow: float = 2.0  # largest growth of the step after an accepted one
+    track_neurons: int = 64  # neurons whose z and activation patterns are saved at checkpoints
+    ntk: bool = False  # record the empirical NTK on the training set at checkpoints
+    # keep every omega_n on its initial line, train only its (signed) norm, b and beta: the talk's
+    # fixed-orientation networks, feature learning without the neurons' alignment (network.velocity)
+    fix_orientation: bool = False
+    test_file: str | None = None  # an .npz test set when data is a file
+
+    def __post_init__(self):
+        self.alphas = tuple(float(a) for a in np.atleast_1d(self.alphas))
+        self.seeds = tuple(int(s) for s in np.atleast_1d(self.seeds))
+        self.validate()
+
+    def validate(self):
+        def positive_int(name):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise SimulationError(f"{name} must be a positive integer, got {v!r}")
+
+        for name in ("d", "p", "h", "checkpoints", "max_steps"):
+            positive_int(name)
+        if self.ptest < 0:
+            raise SimulationError(f"ptest must be >= 0, got {self.ptest}")
+        if not self.seeds:
+            raise SimulationError("seeds is empty: give at least one network seed")
+        if not self.alphas or any(not math.isfinite(a) or a <= 0 for a in self.alphas):
+            raise SimulationError(f"alpha must be finite and positive, got {self.alphas}")
+        try:
+            self.loss = canonical_loss(self.loss)
+        except ValueError as exc:
+            raise SimulationError(str(exc)) from None
+        if self.dtype not in ("float64", "float32"):
+            raise SimulationError(f"dtype must be float64 or float32, got {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise SimulationError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        for name in ("t_max", "t_first", "tol_output", "tol_angle", "dt_min"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise SimulationError(f"{name} must be finite and positive, got {v}")
+        if self.t_first >= self.t_max:
+            raise SimulationError(f"t_first ({self.t_first}) must be below t_max ({self.t_max})")
+        if self.grow <= 1:
+            raise SimulationError(f"grow must exceed 1, got {self.grow}")
+        if not isinstance(self.fix_orientation, (bool, np.bool_)):
+            raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
+
+    def networks(self) -> list[tuple[int, float]]:
+        """(seed, alpha) of every network, alpha-major."""
+        return [(s, a) for a in self.alphas for s in self.seeds]
+
+    def identity(self) -> dict:
+        """What must match for a run to be resumed: not the device, the wall-clock or the step limit."""
+        return {k: v for k, v in asdict(self).items() if k not in ("device", "max_wall", "max_steps")}
+
+
+def build_datasets(cfg: SimulationConfig) -> tuple[Dataset, Dataset | None]:
+    if cfg.data in ("stripe", "sphere", "cylinder"):
+        train = make_dataset(cfg.data, cfg.p, cfg.d, cfg.data_seed, d_par=cfg.d_par)
+        # the test set is an independent sample: a seed the training sets of nearby data seeds never use
+        test = make_dataset(cfg.data, cfg.ptest, cfg.d, cfg.data_seed + 1_000_003, d_par=cfg.d_par) \
+            if cfg.ptest > 0 else None
+        return train, test
+    train = load_dataset(cfg.data)
+    if train.d != cfg.d or train.p < cfg.p:
+        raise SimulationError(f"{cfg.data} holds {train.p} points in d = {train.d}; asked for p = {cfg.p}, d = {cfg.d}")
+    train = Dataset(train.X[: cfg.p], train.y[: cfg.p], train.meta)
+    test = load_dataset(cfg.test_file) if cfg.test_file else None
+    if test is not None and test.d != cfg.d:
+        raise SimulationError(f"test set has d = {test.d}, training set d = {cfg.d}")
+    return train, test
+

@@ -1,0 +1,68 @@
+"""What a simulation returns and saves: its configuration, the recorded arrays, why each network stopped."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import network as N
+from .config import SimulationConfig, SimulationError
+
+
+@dataclass
+class SimulationResult:
+    config: SimulationConfig
+    arrays: dict  # numpy arrays: checkpoint observables (E, K, ...), final ones (E, ...)
+    stop_reason: list
+    wall_s: float
+    out: str | None = None
+    device: str = "cpu"
+
+    def networks(self) -> list[dict]:
+        a = self.arrays
+        rows = []
+        for e, (seed, alpha) in enumerate(self.config.networks()):
+            rows.append({
+                "seed": seed, "alpha": alpha, "stop_reason": self.stop_reason[e],
+                "steps": int(a["final_steps"][e]), "rejected_steps": int(a["final_rejected"][e]),
+                "forced_steps": int(a["final_forced"][e]), "t": float(a["final_t"][e]),
+                "train_loss": float(a["final_train_loss"][e]), "train_error": float(a["final_train_error"][e]),
+                "test_loss": _maybe(a["final_test_loss"][e]), "test_error": _maybe(a["final_test_error"][e]),
+                "rel_change_omega": float(a["final_rel_change_omega"][e]),
+                "attractors": int(a["final_attractors"][e]),
+                "rms_parallel": _maybe(a["final_rms_parallel"][e]), "rms_perp": _maybe(a["final_rms_perp"][e]),
+            })
+        return rows
+
+    def params(self, e: int = 0, final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(omega (h, d), b (h,), beta (h,)) of network e at its stop, or at initialisation."""
+        if not 0 <= e < len(self.stop_reason):
+            raise SimulationError(f"network index {e} out of range: the run has {len(self.stop_reason)} networks")
+        if final:
+            return tuple(self.arrays[f"final_all_{name}"][e] for name in ("omega", "b", "beta"))
+        seed, _ = self.config.networks()[e]
+        theta0 = N.init_ensemble([seed], self.config.h, self.config.d)
+        return tuple(t[0].numpy() for t in (theta0.omega, theta0.b, theta0.beta))
+
+    def to_json(self) -> dict:
+        return {"name": "simulate", "config": asdict(self.config), "device": self.device, "out": self.out,
+                "wall_s": self.wall_s, "checkpoint_times": self.arrays["t_checkpoints"].tolist(),
+                "networks": self.networks()}
+
+    @classmethod
+    def load(cls, out) -> "SimulationResult":
+        out = Path(out)
+        meta = json.loads((out / "result.json").read_text())
+        cfg = SimulationConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()})
+        with np.load(out / "results.npz", allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        return cls(cfg, arrays, [n["stop_reason"] for n in meta["networks"]], meta["wall_s"], str(out), meta["device"])
+
+
+def _maybe(v):
+    v = float(v)
+    return None if math.isnan(v) else v
+

@@ -1,0 +1,128 @@
+"""The empirical claims stripe-compression and learning-curves: their statistics, and the structure
+of their outcome at tiny sizes (the quick sizes themselves run in `lazyrich validate --quick`)."""
+import json
+import math
+
+import numpy as np
+import pytest
+from lazyrich.numerics import stats
+from lazyrich.validation import claim as C
+from lazyrich.validation import runner as Rn
+from lazyrich.validation.claims import learning_curves as LC
+from lazyrich.validation.claims import stripe as ST
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return C.Context(quick=True, device="cpu", report_dir=tmp_path / "report")
+
+
+def numbers(obj):
+    """Every number in a nested measured dict (None allowed: an undefined crossover)."""
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in numbers(v)]
+    if isinstance(obj, (list, tuple)):
+        return [x for v in obj for x in numbers(v)]
+    return [obj] if isinstance(obj, (int, float)) and not isinstance(obj, bool) else []
+
+
+def check_outcome(res, name, ctx):
+    assert res.error is None, res.error
+    assert res.verdict in C.VERDICTS and res.passed
+    assert all(math.isfinite(x) for x in numbers(res.measured)), res.measured
+    figure = ctx.report_dir / f"{name}.png"
+    assert res.figure == str(figure) and figure.exists() and figure.stat().st_size > 1000
+    json.dumps(res.to_json())  # the report can write it
+    assert res.summary
+
+
+# ------------------------------------------------------------------------------------ statistics
+def test_exponent_fit_recovers_a_power_law():
+    ps = np.array([32, 64, 128, 256])
+    rng = np.random.default_rng(0)
+    values = 2.0 * ps[:, None] ** 0.5 * np.exp(0.05 * rng.standard_normal((4, 6)))
+    fit = ST.exponent_fit(ps, values, bootstrap=500)
+    assert abs(fit["exponent"] - 0.5) < 0.05 and fit["ci"][0] < 0.5 < fit["ci"][1]
+    assert fit["ci"][1] - fit["ci"][0] < 0.1
+    with pytest.raises(ValueError, match="positive"):
+        ST.exponent_fit(ps, -values)
+    with pytest.raises(ValueError, match="shape"):
+        ST.exponent_fit(ps[:2], values)
+
+
+def test_mean_interval_combine_and_distance():
+    mean, lo, hi = stats.mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and lo < 1.0 and hi > 3.0  # t(2) = 4.3: a wide interval from three values
+    with pytest.raises(ValueError, match="at least two"):
+        stats.mean_interval([1.0])
+    assert C.combine(["confirmed", "confirmed"]) == "confirmed"
+    assert C.combine(["confirmed", "inconclusive"]) == "inconclusive"
+    assert C.combine(["confirmed", "refuted", "inconclusive"]) == "refuted"
+    assert ST.relative_distance(np.eye(3), np.eye(3)) == 0.0
+    assert ST.relative_distance(2 * np.eye(3), np.eye(3)) == pytest.approx(0.5)
+
+
+def test_compressed_kernel_is_the_kernel_of_the_network_without_omega_perp(rng):
+    from lazyrich.numerics.ntk import empirical_ntk
+
+    omega, b, beta, X = rng.standard_normal((50, 4)), rng.standard_normal(50), rng.standard_normal(50), \
+        rng.standard_normal((30, 4))
+    K, share = ST.compressed_kernel(omega, b, beta, X)
+    flat = omega.copy()
+    flat[:, 1:] = 0
+    np.testing.assert_allclose(K, empirical_ntk(flat, b, beta, X).numpy(), rtol=1e-12, atol=1e-12)
+    assert 0 < share < 1
+
+
+def test_beta_difference_and_crossover():
+    ps = np.array([16, 32, 64, 128])
+    rng = np.random.default_rng(1)
+    noise = lambda: np.exp(0.02 * rng.standard_normal((4, 5)))  # noqa: E731
+    fast, slow = ps[:, None] ** -1.0 * noise(), 0.5 * ps[:, None] ** -0.5 * noise()
+    diff = LC.beta_difference(ps, fast, slow, bootstrap=300)
+    assert abs(diff["difference"] - 0.5) < 0.05 and diff["ci"][0] > 0.4
+    with pytest.raises(ValueError, match="shape"):
+        LC.beta_difference(ps, fast, slow[:2])
+    zero = LC.beta_difference(ps, np.zeros((4, 5)), slow)
+    assert zero["difference"] is None and zero["ci"] is None
+    inside = LC.crossover([10, 100], [0.1, -0.1])
+    assert inside["where"] == "inside" and inside["p_star"] == pytest.approx(math.sqrt(1000))
+    assert LC.crossover([10, 100], [0.1, 0.2])["where"] == "above"
+    assert LC.crossover([10, 100], [-0.1, -0.2])["where"] == "below"
+    fits = {"beta": 1.0, "prefactor": 1.0}, {"beta": 0.5, "prefactor": 0.5}
+    assert LC.crossover_from_fits(*fits) == pytest.approx(4.0)  # p^-1 = 0.5 p^-0.5 at p = 4
+
+
+# ------------------------------------------------------------------------------------ the claims, tiny
+def test_stripe_compression_outcome(ctx, monkeypatch):
+    monkeypatch.setattr(ST, "QUICK", {"ps": (24, 48), "h": 16, "seeds": 2, "t_max": 2.0, "tol_output": 0.5,
+                                      "ptest": 200, "max_wall": None})
+    res = Rn.run_claims(["stripe-compression"], ctx)[0]
+    check_outcome(res, "stripe-compression", ctx)
+    m = res.measured
+    assert m["ps"] == [24, 48] and set(m["part_verdicts"]) == {"a", "b", "c", "d"}
+    assert 0 <= m["network_test_error"] <= 1 and 0 <= m["svc_final_ntk_test_error"] <= 1
+    assert m["ratio_exponent_ci"][0] <= m["ratio_exponent"] <= m["ratio_exponent_ci"][1]
+
+
+def test_learning_curves_outcome_and_resume(ctx, monkeypatch):
+    monkeypatch.setattr(LC, "QUICK", {"d": 3, "ps": (12, 24), "seeds": 2, "h": 16, "ptest": 200, "t_max": 20.0,
+                                      "max_steps": 150, "tol_output": 0.5, "max_wall": None, "bootstrap": 50})
+    res = Rn.run_claims(["learning-curves"], ctx)[0]
+    check_outcome(res, "learning-curves", ctx)
+    m = res.measured
+    assert set(m["stripe"]) == {"knn", "svc-ntk", "lazy", "feature"}
+    assert set(m["sphere"]) == {"knn", "svc-ntk", "lazy", "feature", "feature-fixed"}
+    assert m["p_star_where"] in ("inside", "above", "below")
+    from lazyrich.sweep import results
+
+    store = ctx.report_dir / "learning-curves" / "sphere" / "quick"
+    assert len(results(store, kind="learning-curve")) == 2 * 2 * 5
+    again = Rn.run_claims(["learning-curves"], ctx)[0]  # every cell is read back, none recomputed
+    assert again.measured["sphere"] == m["sphere"] and again.seconds < res.seconds
+
+
+def test_claims_refuse_too_few_seeds(ctx, monkeypatch):
+    monkeypatch.setattr(ST, "QUICK", {**ST.QUICK, "seeds": 1})
+    res = Rn.run_claims(["stripe-compression"], ctx)[0]
+    assert not res.passed and "at least 2 seeds" in res.summary
