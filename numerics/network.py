@@ -110,15 +110,16 @@ def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu"
 def preactivations(omega, b, X):
     """u[..., mu, n] = omega_n . x_mu / sqrt(d) + b_n: (p, h) for one network, (E, p, h) for a stack.
 
-    Torch tensors or numpy arrays (the same formula for both)."""
-    return X @ omega.swapaxes(-1, -2) / math.sqrt(X.shape[-1]) + b[..., None, :]
+    Torch tensors or numpy arrays (the same formula for both; numpy's einsum is told to use BLAS)."""
+    xp, options = (torch, {}) if torch.is_tensor(X) else (np, {"optimize": True})
+    return xp.einsum("pd,...hd->...ph", X, omega, **options) / math.sqrt(X.shape[-1]) + b[..., None, :]
 
 
 def output(omega, b, beta, X, act=None) -> torch.Tensor:
     """f(x_mu) = (1/h) sum_n beta_n relu(u_n(x_mu)): (p,) for one network, (E, p) for a stack.
     ``act``: the hidden activations relu(u), when the caller has them already."""
     act = torch.relu(preactivations(omega, b, X)) if act is None else act
-    return (act @ beta[..., None])[..., 0] / omega.shape[-2]
+    return torch.einsum("...ph,...h->...p", act, beta) / omega.shape[-2]
 
 
 @cache

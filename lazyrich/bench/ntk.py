@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..numerics.kernels.ntk import auto_tile, empirical_ntk
-from ..numerics.kernels.ntk_references import jacobian_ntk, ntk_parametrization, ntk_vector_products
+from ..numerics.kernels.ntk_references import ntk_parametrization, reference_ntk
 from .timing import best_time, peak_flops
 
 
@@ -21,6 +21,7 @@ def _performed_flops(p: int, h: int, tile: int) -> float:
             total += 4 * (min(tile, p - i) * min(tile, p - j) * h)
     return float(total)
 
+
 def _case(p: int, h: int, d: int, device: str, nvp_columns: int) -> dict:
     gen = torch.Generator(device="cpu").manual_seed(0)
     new = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64).to(device)  # noqa: E731
@@ -30,12 +31,13 @@ def _case(p: int, h: int, d: int, device: str, nvp_columns: int) -> dict:
     closed = lambda: empirical_ntk(params["omega"], params["b"], params["beta"], X)  # noqa: E731
     K = closed()
     t_closed = best_time(closed, repeats=7, sync=sync)
-    J = jacobian_ntk(ntk_parametrization, params, X)
-    t_jac = best_time(lambda: jacobian_ntk(ntk_parametrization, params, X), repeats=2, sync=sync)
+    jacobian = lambda: reference_ntk("jacobian", ntk_parametrization, params, X)  # noqa: E731
+    J = jacobian()
+    t_jac = best_time(jacobian, repeats=2, sync=sync)
     cols = torch.arange(min(nvp_columns, p))
-    V = ntk_vector_products(ntk_parametrization, params, X, columns=cols)
-    t_cols = best_time(lambda: ntk_vector_products(ntk_parametrization, params, X, columns=cols), repeats=1,
-                        sync=sync)
+    products = lambda: reference_ntk("vector-products", ntk_parametrization, params, X, columns=cols)  # noqa: E731
+    V = products()
+    t_cols = best_time(products, repeats=1, sync=sync)
     tile = auto_tile(p, device)
     flops = _performed_flops(p, h, tile)
     return {"p": p, "h": h, "d": d, "closed_form_s": t_closed, "jacobian_contraction_s": t_jac,
@@ -44,6 +46,7 @@ def _case(p: int, h: int, d: int, device: str, nvp_columns: int) -> dict:
             "max_abs_diff_nvp": float((K[:, cols].T - V).abs().max()),
             "closed_form_gflops": flops / t_closed / 1e9,
             "ratio": t_jac / t_closed, "ratio_nvp": t_cols * p / cols.numel() / t_closed}
+
 
 def bench_ntk(quick: bool = False, device: str | None = None) -> dict:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

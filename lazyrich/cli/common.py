@@ -22,7 +22,6 @@ def emit(args, payload: dict, text: str):
         print(text)
 
 
-
 def parse_seeds(text: str) -> tuple[int, ...]:
     """'0:8' (a range), '0,3,5' (a list) or '7' (one seed)."""
     try:
@@ -45,13 +44,11 @@ def parse_floats(text: str, flag: str) -> tuple[float, ...]:
         raise UsageError(f"{flag} must be a number or a comma-separated list, got {text!r}") from None
 
 
-
 def parse_sign(value):
     v = int(value)
     if v not in (1, -1):
         raise argparse.ArgumentTypeError(f"must be +1 or -1, got {value}")
     return v
-
 
 
 def worker_count(value) -> int:

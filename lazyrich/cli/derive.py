@@ -24,16 +24,15 @@ def cmd_derive(args):
         print(obj.text(args.d))
 
 
-
 def cmd_demo(args):
     from ..numerics import data as D
-    from ..theory import derive
     from ..numerics.z_velocity import check_z_velocity
+    from ..theory import derive
 
     t0 = time.perf_counter()
     ds = D.make(args.model, args.p, args.d, args.seed)
     reports = [check_z_velocity(ds, h=args.h, alpha=args.alpha, loss=loss, seed=args.seed)
-               for loss in (args.loss or ["hinge", "soft-hinge", "quadratic-hinge", "mse", "logistic"])]
+               for loss in (args.loss or LOSSES)]
     passed = all(r.passed for r in reports)
     payload = {"name": "demo", "data": ds.summary(), "zdot": derive("z-velocity").latex(),
                "checks": [r.to_json() for r in reports], "passed": passed,
@@ -47,7 +46,6 @@ def cmd_demo(args):
     lines.append("PASS" if passed else "FAIL")
     emit(args, payload, "\n".join(lines))
     return 0 if passed else 1
-
 
 
 def cmd_docs(args):

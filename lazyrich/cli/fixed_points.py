@@ -58,7 +58,6 @@ def cmd_fixed_points(args):
     emit(args, payload, "\n".join(lines))
 
 
-
 def cmd_continuation(args):
     import numpy as np
 
@@ -111,11 +110,10 @@ def cmd_continuation(args):
     emit(args, payload, "\n".join(lines))
 
 
-
 def cmd_attractor_count(args):
+    from ..numerics.network import resolve_device
     from ..studies.attractor_count import plot, study
     from ..validation.claims.attractors import count_verdict
-    from ..numerics.network import resolve_device
 
     def ints(text, flag):
         try:

@@ -9,7 +9,7 @@ from .common import UsageError, emit, parse_floats, parse_seeds, worker_count
 def kernel_source(args, X, Xp=None, out=None):
     """The kernel the flags select, between the rows of X and Xp: (K, a description for JSON)."""
     from ..numerics.kernels.ntk import analytic_kernel, empirical_ntk
-    from ..numerics.network import resolve_device
+    from ..numerics.network import init_params, resolve_device
     from ..numerics.simulator import SimulationResult
 
     device = resolve_device(getattr(args, "device", "cpu") or "cpu")
@@ -19,8 +19,6 @@ def kernel_source(args, X, Xp=None, out=None):
     if kind != "ntk":
         raise UsageError("--kind nngp needs --analytic (a finite network gives its NTK)")
     if args.width is not None:
-        from ..numerics.network import init_params
-
         if args.width < 1:
             raise UsageError(f"--width must be a positive number of neurons, got {args.width}")
         P = init_params(args.width, X.shape[1], seed=args.seed)

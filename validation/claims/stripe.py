@@ -54,14 +54,6 @@ FULL = {"ps": (128, 256, 512, 1024, 2048), "h": 1024, "seeds": 8, "t_max": 200.0
 
 
 # ------------------------------------------------------------------------------------ statistics
-def exponent_fit(ps, values, bootstrap: int = BOOTSTRAP, rng_seed: int = 0, level: float = LEVEL) -> dict:
-    """Fit values ~ A p^k on the mean of log(values) over seeds at each p; bootstrap over seeds.
-
-    ``values``: (len(ps), seeds), positive. Returns {"exponent", "prefactor", "ci"}."""
-    fit = power_law_fit(ps, values, geometric=True, bootstrap=bootstrap, rng_seed=rng_seed, level=level)
-    return {"exponent": fit["exponent"], "prefactor": fit["prefactor"], "ci": fit["ci"]}
-
-
 def relative_distance(K, reference) -> float:
     """|K - reference|_F / |K|_F."""
     K, reference = (np.asarray(a, dtype=np.float64) for a in (K, reference))
@@ -129,7 +121,7 @@ def _common_time_fit(runs, rng_seed: int) -> dict:
     if not live.any():
         return {"t": None, "exponent": None, "ci": None}
     k = int(np.flatnonzero(live)[-1])
-    fit = exponent_fit([r["p"] for r in runs], np.array([c[:, k] for c in curves]), rng_seed=rng_seed)
+    fit = power_law_fit([r["p"] for r in runs], np.array([c[:, k] for c in curves]), True, BOOTSTRAP, rng_seed)
     return {"t": float(runs[0]["ratio_t"][0, k]), "exponent": fit["exponent"], "ci": fit["ci"]}
 
 
@@ -246,7 +238,7 @@ def stripe_compression(ctx) -> Outcome:
         raise ValueError(f"stripe-compression needs at least 2 seeds and 2 sizes p, got {sizes}")
     runs = _train(ctx, sizes)
     ratios = np.array([r["ratio"] for r in runs])
-    fit = exponent_fit([r["p"] for r in runs], ratios, rng_seed=ctx.seed)
+    fit = power_law_fit([r["p"] for r in runs], ratios, True, BOOTSTRAP, ctx.seed)  # geometric mean over seeds
     common = _common_time_fit(runs, ctx.seed)
     rows = _paired(runs[-1], ctx.device)
     parts = {"a": verdict_interval(*fit["ci"], 0.0)}
