@@ -54,15 +54,12 @@ class Params:
     def d(self) -> int:
         return self.omega.shape[-1]
 
-    def tensors(self) -> tuple[torch.Tensor, ...]:
+    def tuple(self) -> tuple[torch.Tensor, ...]:
+        """(omega, b, beta), for the functions that take them one by one."""
         return tuple(getattr(self, f.name) for f in fields(self))
 
-    def tuple(self):
-        """(omega, b, beta), for the functions that take them one by one."""
-        return self.tensors()
-
     def map(self, fn) -> "Params":
-        return Params(*(fn(t) for t in self.tensors()))
+        return Params(*(fn(t) for t in self.tuple()))
 
     def select(self, idx) -> "Params":
         """Networks ``idx`` of a stack (an integer index gives one network)."""
@@ -70,16 +67,16 @@ class Params:
 
     def axpy(self, scale: torch.Tensor, other: "Params") -> "Params":
         """self + scale[e] * other, per network of a stack."""
-        return Params(*(t + scale.view(-1, *[1] * (t.dim() - 1)) * o for t, o in zip(self.tensors(), other.tensors())))
+        return Params(*(t + scale.view(-1, *[1] * (t.dim() - 1)) * o for t, o in zip(self.tuple(), other.tuple())))
 
     def where(self, mask: torch.Tensor, other: "Params") -> "Params":
         """Per network of a stack: self where mask, else other."""
         return Params(*(torch.where(mask.view(-1, *[1] * (t.dim() - 1)), t, o)
-                        for t, o in zip(self.tensors(), other.tensors())))
+                        for t, o in zip(self.tuple(), other.tuple())))
 
     def norm(self) -> torch.Tensor:
         """The Euclidean norm of all parameters, per network of a stack."""
-        return torch.sqrt(sum((t ** 2).flatten(1).sum(1) for t in self.tensors()))
+        return torch.sqrt(sum((t ** 2).flatten(1).sum(1) for t in self.tuple()))
 
     def flat(self) -> np.ndarray:
         """One network's parameters as one float64 vector (omega row by row, then b, then beta)."""
@@ -211,11 +208,6 @@ def flat_velocity(X, y, f0, alpha, loss, h: int, d: int):
 
 
 # ---------------------------------------------------------------------------------- positions
-@cache
-def _z_position(backend: str):
-    return derive("z-position").compile(backend, "z")
-
-
 def neuron_positions(omega, b):
     """z = -sqrt(d) b omega/|omega|^2 of every neuron, from theory's z-position, for one network
     (omega (h, d), b (h,)) or a stack; torch or numpy. NaN where omega = 0 (no hyperplane) or where
@@ -229,7 +221,7 @@ def neuron_positions(omega, b):
     ok = ((flat_omega ** 2).sum(-1) > 0) & xp.isfinite(flat_omega).all(-1) & xp.isfinite(flat_b)
     z = xp.full_like(flat_omega, float("nan"))
     if bool(ok.any()):
-        z[ok] = _z_position("torch" if is_torch else "numpy")(omega=flat_omega[ok], b=flat_b[ok])
+        z[ok] = derive("z-position").compile("torch" if is_torch else "numpy", "z")(omega=flat_omega[ok], b=flat_b[ok])
     return z.reshape(omega.shape)
 
 

@@ -36,7 +36,7 @@ class Euler:
         new = theta.axpy(step.to(theta.omega.dtype), vel)
         vel2, f2, m2, _ = flow(new)
         r_out = (f2 - f).abs().amax(1) * alpha / self.tol_output
-        dot = sum((a * b).flatten(1).sum(1) for a, b in zip(vel.tensors(), vel2.tensors()))
+        dot = sum((a * b).flatten(1).sum(1) for a, b in zip(vel.tuple(), vel2.tuple()))
         n1, n2 = vel.norm(), vel2.norm()
         cos = torch.where((n1 > 0) & (n2 > 0), dot / (n1 * n2).clamp_min(1e-300), torch.ones_like(n1))
         r_dir = (1 - cos).clamp_min(0) / self.tol_angle

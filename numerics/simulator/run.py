@@ -66,7 +66,7 @@ class _Run:
 
     # -- state for resume ------------------------------------------------------------------------
     def state_dict(self, wall: float) -> dict:
-        return {"identity": self.cfg.identity(), "theta": [x.cpu() for x in self.theta.tensors()],
+        return {"identity": self.cfg.identity(), "theta": [x.cpu() for x in self.theta.tuple()],
                 "t": self.t.cpu(), "dt": self.dt.cpu(), "steps": self.steps.cpu(), "rejected": self.rejected.cpu(),
                 "forced": self.forced.cpu(), "next_k": self.next_k.cpu(), "stop": list(self.stop),
                 "wall": wall, "obs": self.obs.arrays}
@@ -169,7 +169,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
     last_save = time.perf_counter()
 
     def write_back():
-        for full, part in zip(run.theta.tensors(), theta.tensors()):
+        for full, part in zip(run.theta.tuple(), theta.tuple()):
             full[live] = part
 
     def flow(params):  # the parameter velocity of the live networks

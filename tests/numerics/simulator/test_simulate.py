@@ -26,7 +26,7 @@ def test_batched_velocity_equals_autograd(pb, loss):
     ens = N.Params(P.omega[None], P.b[None], P.beta[None])
     vel, f, m, g = N.velocity(ens, X, y, f0[None], torch.tensor([alpha]), loss)
     ref = N.parameter_velocity(P, X, y, f0, alpha, loss)
-    for a, b in zip(vel.tensors(), ref.tuple()):
+    for a, b in zip(vel.tuple(), ref.tuple()):
         np.testing.assert_allclose(a[0].numpy(), b.numpy(), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(g[0].numpy(), N.loss_weights(m[0], y, loss).numpy(), rtol=1e-12)
 
