@@ -3,7 +3,8 @@
 Everything here works for one network (omega (h, d), b (h,), beta (h,)) and for a stack of E
 networks trained together (omega (E, h, d), b (E, h), beta (E, h)); data X (p, d) are shared.
 
-- :class:`Params`: the parameters, one network or a stack;
+- :class:`Params`: the parameters, one network or a stack; :func:`init_ensemble` draws them, with an
+  optional scale tau and imbalance delta per neuron (:func:`balanced_norms`);
 - :func:`preactivations`, :func:`output`: u = X omega^T/sqrt(d) + b and f, torch or numpy;
 - :func:`loss_functions`: l(m) and g = -l'(m) y compiled from theory.losses (never typed twice);
   :func:`margins` and :func:`mean_loss` of the alpha-trick, L = (1/(alpha^2 p)) sum_mu l(m_mu);
@@ -88,19 +89,53 @@ class Params:
         return cls(v[: h * d].reshape(h, d), v[h * d: h * d + h], v[h * d + h:])
 
 
-def init_ensemble(seeds, h: int, d: int, dtype=torch.float64, device="cpu") -> Params:
+def init_ensemble(seeds, h: int, d: int, dtype=torch.float64, device="cpu", init_scale=None, imbalance=None,
+                  lr=(1.0, 1.0)) -> Params:
     """Standard normal omega, b and beta (the talk's initialisation) for a stack of networks:
-    network e is drawn from its own seed, so it is the same network whatever the stack."""
+    network e is drawn from its own seed, so it is the same network whatever the stack.
+
+    ``init_scale`` tau and ``imbalance`` delta (either one; the other defaults to tau = 1, delta = 0)
+    keep each neuron's drawn directions, (omega_n, b_n)/|(omega_n, b_n)| and sign(beta_n), and set its
+    norms so that |beta_n| |(omega_n, b_n)| = tau^2 and delta_n = eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2
+    = delta (``balanced_norms``); ``lr`` = (eta_1, eta_2). Without either, the draws are untouched."""
     parts = []
     for seed in seeds:
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         parts.append([torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in ((h, d), (h,), (h,))])
-    return Params(*(torch.stack([p[i] for p in parts]).to(device=device, dtype=dtype) for i in range(3)))
+    params = Params(*(torch.stack([p[i] for p in parts]) for i in range(3)))
+    if init_scale is not None or imbalance is not None:
+        params = _with_norms(params, 1.0 if init_scale is None else init_scale, 0.0 if imbalance is None else imbalance,
+                             lr)
+    return params.map(lambda t: t.to(device=device, dtype=dtype))
 
 
-def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu") -> Params:
+def balanced_norms(init_scale: float, imbalance: float, lr=(1.0, 1.0)) -> tuple[float, float]:
+    """(|(omega, b)|, |beta|) of a neuron with |beta| |(omega, b)| = tau^2 and eta_1 beta^2 - eta_2 |(omega, b)|^2
+    = delta: eta_1 beta^2 = (delta + sqrt(delta^2 + 4 eta_1 eta_2 tau^4))/2, and the first layer's from the
+    product. Every delta is reachable for every tau > 0 (as for the single neuron's a and w)."""
+    eta1, eta2 = lr
+    root = math.sqrt(imbalance ** 2 + 4 * eta1 * eta2 * init_scale ** 4)
+    # the difference of two nearly equal numbers loses digits: take the larger root, the other from the product
+    if imbalance >= 0:
+        beta2 = (imbalance + root) / (2 * eta1)
+        first2 = init_scale ** 4 / beta2
+    else:
+        first2 = (root - imbalance) / (2 * eta2)
+        beta2 = init_scale ** 4 / first2
+    return math.sqrt(first2), math.sqrt(beta2)
+
+
+def _with_norms(params: Params, init_scale: float, imbalance: float, lr) -> Params:
+    first, second = balanced_norms(init_scale, imbalance, lr)
+    norm = torch.sqrt((params.omega ** 2).sum(-1) + params.b ** 2)
+    scale = first / norm
+    beta = torch.where(params.beta < 0, -second, second).to(params.beta.dtype)
+    return Params(params.omega * scale[..., None], params.b * scale, beta)
+
+
+def init_params(h: int, d: int, seed: int = 0, dtype=torch.float64, device="cpu", **init) -> Params:
     """One network: network ``seed`` of an ensemble."""
-    return init_ensemble([seed], h, d, dtype=dtype, device=device).select(0)
+    return init_ensemble([seed], h, d, dtype=dtype, device=device, **init).select(0)
 
 
 # ---------------------------------------------------------------------------------- the function
@@ -155,8 +190,11 @@ def mean_loss(m: torch.Tensor, alpha, loss: str) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------- the flow
-def velocity(params: Params, X, y, f0, alpha, loss: str, fix_orientation: bool = False):
+def velocity(params: Params, X, y, f0, alpha, loss: str, fix_orientation: bool = False, lr=(1.0, 1.0)):
     """The parameter velocity -h grad L of every network of a stack, with the outputs and margins it used.
+
+    ``lr`` = (eta_1, eta_2): the learning rates of the first layer (omega, b) and of beta, which
+    multiply their rates (both 1 by default: the talk's flow).
 
     The derived flow of theory/ in batched matrix form (tests check it against autograd and the
     compiled symbolic flow). ``fix_orientation``: keep every omega_n on its initial line (only its
@@ -180,6 +218,8 @@ def velocity(params: Params, X, y, f0, alpha, loss: str, fix_orientation: bool =
         domega = _along(domega, params.omega)
     db = gact.sum(1) * params.beta * scale[:, None]
     dbeta = torch.einsum("ep,eph->eh", g, act) * scale[:, None]
+    if tuple(lr) != (1.0, 1.0):
+        domega, db, dbeta = lr[0] * domega, lr[0] * db, lr[1] * dbeta
     return Params(domega, db, dbeta), f, m, g
 
 
@@ -191,18 +231,18 @@ def _along(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     return torch.where(ww > 0, coef * omega, torch.zeros_like(v))
 
 
-def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge") -> Params:
-    """d theta/dt = -h grad_theta L of one network, by autograd (the reference for the derived flow)."""
+def parameter_velocity(params: Params, X, y, f0, alpha, loss="hinge", lr=(1.0, 1.0)) -> Params:
+    """d theta/dt = -h eta grad_theta L of one network, by autograd (the reference for the derived flow)."""
     leaves = [t.detach().requires_grad_(True) for t in params.tuple()]
     L = mean_loss(margins(*leaves, X, y, f0, alpha), alpha, loss)
     grads = torch.autograd.grad(L, leaves)
-    return Params(*(-params.h * gr for gr in grads))
+    return Params(*(-params.h * rate * gr for rate, gr in zip((lr[0], lr[0], lr[1]), grads)))
 
 
-def flat_velocity(X, y, f0, alpha, loss, h: int, d: int):
+def flat_velocity(X, y, f0, alpha, loss, h: int, d: int, lr=(1.0, 1.0)):
     """rhs(t, v) of one network's parameter flow on flat vectors, for scipy's solve_ivp (the reference)."""
     def rhs(_, v):
-        return parameter_velocity(Params.from_flat(v, h, d), X, y, f0, alpha, loss).flat()
+        return parameter_velocity(Params.from_flat(v, h, d), X, y, f0, alpha, loss, lr).flat()
 
     return rhs
 

@@ -397,3 +397,79 @@ def elementwise(expr, symbols, backend="torch"):
     funcs, mod = _backend(backend)
     printer = _torch_printer(funcs) if backend == "torch" else None
     return sp.lambdify(list(symbols), _prepare(sp.sympify(expr)), modules=[funcs, mod], printer=printer)
+
+
+# ------------------------------------------------------------------------ matrix expressions
+def _matrix_functions(backend):
+    """The special functions of theory.single_neuron for each lambdify backend."""
+    if backend == "numpy":
+        from scipy.special import exprel
+
+        return {"inner": lambda u, v: (u * v).sum(axis=(-2, -1)), "mtrace": np.trace,
+                "exprel": lambda k, s: s * exprel(k * s)}
+    if backend == "torch":
+        import torch
+
+        def t_exprel(k, s):
+            k, s = torch.as_tensor(k, dtype=torch.float64), torch.as_tensor(s, dtype=torch.float64)
+            ks = k * s
+            small = ks.abs() < 1e-8
+            return torch.where(small, s * (1 + ks / 2), torch.expm1(ks) / torch.where(small, torch.ones_like(k), k))
+
+        return {"inner": lambda u, v: (u * v).sum(dim=(-2, -1)), "mtrace": torch.trace, "exprel": t_exprel}
+    if backend == "mpmath":
+        import mpmath
+
+        def m_exprel(k, s):
+            return s if k == 0 else mpmath.expm1(k * s) / k
+
+        return {"inner": lambda u, v: sum(a * b for a, b in zip(u, v)), "exprel": m_exprel,
+                "mtrace": lambda m: sum(m[i, i] for i in range(m.rows))}
+    raise ValueError(f"unknown backend {backend!r}: use 'numpy', 'torch' or 'mpmath'")
+
+
+class MatrixCompiled:
+    """A sympy expression over scalars and MatrixSymbols, lambdified for numpy, torch or mpmath.
+
+    Arguments are passed by name (matrices as (rows, cols) arrays, column vectors as (d, 1)); the
+    symbolic size d is read off the first matrix argument, and Identity(d) becomes eye(d), which
+    lambdify cannot print for a symbolic size."""
+
+    def __init__(self, expr, backend: str = "numpy", size=None):
+        self.backend, self.size = backend, size
+        eye = sp.MatrixSymbol("Identity_d", size, size) if size is not None else None
+        if size is not None:
+            expr = expr.replace(lambda e: isinstance(e, sp.Identity), lambda e: eye)
+        # lambdify's printers have no Trace: an opaque function that each backend maps to its trace
+        expr = expr.replace(lambda e: isinstance(e, sp.Trace), lambda e: sp.Function("mtrace")(e.args[0]))
+        symbols = sorted((s for s in expr.free_symbols if s != size), key=lambda s: s.name)
+        self.matrices = [s.name for s in symbols if isinstance(s, sp.MatrixSymbol) and s != eye]
+        self.arguments = [s.name for s in symbols if s != eye]
+        self._uses_eye = eye is not None and eye in expr.free_symbols
+        funcs = _matrix_functions(backend)
+        printer = _torch_printer(funcs) if backend == "torch" else None
+        self._fn = sp.lambdify(symbols, expr, modules=[funcs, backend], printer=printer)
+        self._order = [s.name for s in symbols]
+
+    def __call__(self, **values):
+        missing = sorted(set(self.arguments) - set(values))
+        if missing:
+            raise InputError(f"missing arguments {', '.join(missing)}; this expression takes {', '.join(self.arguments)}")
+        if self.backend == "torch":
+            import torch
+
+            values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in values.items()}
+        if self._uses_eye:
+            values = dict(values, Identity_d=self._eye(values[self.matrices[0]].shape[0]))
+        return self._fn(*(values[name] for name in self._order))
+
+    def _eye(self, dim):
+        if self.backend == "torch":
+            import torch
+
+            return torch.eye(dim, dtype=torch.float64)
+        if self.backend == "mpmath":
+            import mpmath
+
+            return mpmath.eye(dim)
+        return np.eye(dim)

@@ -128,10 +128,25 @@ def conserved():
 
     Returns Q (with c1 = 1) and Q written in z-coordinates.
     """
+    Q = _conserved_ansatz(parameter_flow(), sp.S.One)
+    Qz = sp.simplify(V.substitute(Q, {S.omega: omega_of_z()}))
+    return Q, Qz
+
+
+@cache
+def imbalance_with_rates():
+    """The same ansatz when the first layer (omega, b) trains at rate eta_1 and beta at eta_2:
+    delta_n = eta_1 beta_n^2 - eta_2 (|omega_n|^2 + b_n^2) (with c1 = eta_1)."""
+    flow = parameter_flow()
+    scaled = {S.omega: S.eta1 * flow[S.omega], S.b: S.eta1 * flow[S.b], S.beta: S.eta2 * flow[S.beta]}
+    return _conserved_ansatz(scaled, S.eta1)
+
+
+def _conserved_ansatz(flow, c1_value):
     c1, c2, c3 = sp.symbols("c1 c2 c3")
     ww = V.dot_symbol(S.omega, S.omega)
     Q = c1 * S.beta ** 2 + c2 * ww + c3 * S.b ** 2
-    Qdot = relu_as_product(V.time_derivative(Q, parameter_flow()))
+    Qdot = relu_as_product(V.time_derivative(Q, flow))
     H = sp.Symbol("H")  # the activation indicator, a common factor
     Qdot = sp.expand(Qdot.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: H))
     wx = V.dot_symbol(S.omega, S.x)
@@ -139,10 +154,9 @@ def conserved():
     sol = sp.solve([sp.simplify(e) for e in eqs], [c2, c3], dict=True)
     if len(sol) != 1:
         raise RuntimeError(f"conserved-quantity ansatz gave {sol}")
-    Q = Q.subs(sol[0]).subs(c1, 1)
-    assert sp.simplify(relu_as_product(V.time_derivative(Q, parameter_flow()))) == 0
-    Qz = sp.simplify(V.substitute(Q, {S.omega: omega_of_z()}))
-    return Q, Qz
+    Q = sp.expand(Q.subs(sol[0]).subs(c1, c1_value))
+    assert sp.simplify(relu_as_product(V.time_derivative(Q, flow))) == 0
+    return Q
 
 
 @cache

@@ -20,7 +20,8 @@ from . import infinite_width as IW
 from . import losses as L
 from . import symbols as S
 from . import vectors as V
-from .compile import Compiled, compile_expression
+from . import single_neuron as SN
+from .compile import Compiled, MatrixCompiled, compile_expression
 
 AXIS_INDEX = {"n": (r"n", "h"), "mu": (r"\mu", "p"), "nu": (r"\nu", "q"), "r": ("A", "")}
 
@@ -33,18 +34,31 @@ class Equation:
     sums: tuple[str, ...] = ()  # axes summed over ("mu" for the flow, "n" for the NTK)
     relation: str = "="  # "=" or ">" (for conditions such as the activation)
     text_lhs: str = ""
+    # "vector": the network's dimension-free vector algebra (theory.vectors), compiled batched over
+    # neurons and points; "matrix": sympy MatrixSymbols (theory.single_neuron), lambdified as is
+    kind: str = "vector"
+    compiled_term: sp.Expr | None = None  # what compiles, when the display keeps named intermediates
 
     def display(self) -> sp.Expr:
         """The term with common scalar factors pulled out of vector combinations."""
-        return sp.factor_terms(self.term)
+        return self.term if self.kind == "matrix" else sp.factor_terms(self.term)
 
     def explicit(self, d: int):
         """The term in explicit components for dimension d (a scalar or a sympy Matrix)."""
+        if self.kind == "matrix":
+            return SN.explicit(self.term, d)
         return V.components(self.term, d).subs(S.d, d)
 
     def latex(self, d: int | None = None) -> str:
         rhs = self.explicit(d) if d is not None else self.display()
+        if self.kind == "matrix":
+            return rf"{self.lhs} {self.relation} " + sp.latex(rhs, symbol_names=SN.LATEX)
         return rf"{self.lhs} {self.relation} " + _latex(rhs, sums=self.sums)
+
+    def compiled(self, backend: str):
+        if self.kind == "matrix":
+            return _matrix_compiled(self.compiled_term if self.compiled_term is not None else self.term, backend)
+        return _compiled(self.term, self.sums, backend)
 
     def text(self, d: int | None = None) -> str:
         rhs = self.explicit(d) if d is not None else self.display()
@@ -108,9 +122,13 @@ class Derived:
     def compile(self, backend: str = "numpy", label: str | None = None) -> Compiled | dict[str, Compiled]:
         """Batched callables: one per equation (a dict), or the one named by ``label``."""
         if label is not None:
-            eq = self.equation(label)
-            return _compiled(eq.term, eq.sums, backend)
-        return {eq.label: _compiled(eq.term, eq.sums, backend) for eq in self.equations}
+            return self.equation(label).compiled(backend)
+        return {eq.label: eq.compiled(backend) for eq in self.equations}
+
+
+@cache
+def _matrix_compiled(term, backend) -> MatrixCompiled:
+    return MatrixCompiled(term, backend, SN.d)
 
 
 @cache
@@ -200,11 +218,14 @@ def _conserved():
     Q, Qz = D.conserved()
     return Derived(
         "conserved", "quantity conserved by the flow of each ReLU neuron",
-        (Equation("Q", r"Q_{n}", Q, text_lhs="Q_n"), Equation("Qz", r"Q_{n}", Qz, text_lhs="Q_n(z)")),
-        COMMON + NEURON,
+        (Equation("Q", r"Q_{n}", Q, text_lhs="Q_n"), Equation("Qz", r"Q_{n}", Qz, text_lhs="Q_n(z)"),
+         Equation("delta", r"\delta_{n}", D.imbalance_with_rates(), text_lhs="delta_n")),
+        COMMON + NEURON + ("delta_n: the first layer (omega, b) trains at rate eta_1, beta at eta_2 "
+                           "(d omega/dt = -eta_1 h dL/d omega, d beta/dt = -eta_2 h dL/d beta)",),
         "Ansatz Q = c1 beta^2 + c2 |omega|^2 + c3 b^2; dQ/dt = 0 for every point and loss "
         "(using relu(u) = u Theta(u)) fixes c2 = c3 = -c1: balancedness of the two layers. "
-        "In z, |omega|^2 = d b^2/|z|^2.")
+        "In z, |omega|^2 = d b^2/|z|^2. With a learning rate per layer the same ansatz gives "
+        "c2 = c3 = -c1 eta_2/eta_1: the per-neuron imbalance delta_n of Kunin et al. (Q_n at equal rates).")
 
 
 def _region_field():
@@ -349,6 +370,116 @@ def _loss_weight():
         "Differentiate each loss l(m) with respect to the margin.")
 
 
+# ----------------------------------------------------------- the single neuron (second seed)
+SINGLE = ("f(x) = a w^T x, one neuron with linear activation; square loss on the population, "
+          "L = (1/2) E[(y - a w^T x)^2], Sigma_xx = E[x x^T] symmetric, Sigma_xy = E[x y]",
+          "dw/dt = -eta_w dL/dw, da/dt = -eta_a dL/da (a learning rate per layer)")
+WHITENED = SINGLE + ("whitened inputs: Sigma_xx = I, Sigma_xy = B e with |e| = 1, B > 0; w = w_par e + w_perp, "
+                     "rho = |w_perp|; a_0 > 0",)
+
+
+def _m(label, lhs, term, text_lhs, compiled_term=None):
+    return Equation(label, lhs, term, text_lhs=text_lhs, kind="matrix", compiled_term=compiled_term)
+
+
+def _single_neuron_flow():
+    wdot, adot, bdot = SN.flow()
+    return Derived(
+        "single-neuron-flow", "gradient flow of the single neuron f(x) = a w^T x",
+        (_m("w", r"\dot{\mathbf{w}}", wdot, "dw/dt"), _m("a", r"\dot{a}", adot, "da/dt"),
+         _m("beta", r"\dot{\boldsymbol{\beta}}", bdot, "dbeta/dt")),
+        SINGLE,
+        "Differentiate the population loss (a 1 x 1 matrix expression in the MatrixSymbols w, Sigma_xx, "
+        "Sigma_xy) and scale each layer's gradient by its learning rate; beta = a w by the product rule. "
+        "beta' = (eta_w a^2 I + eta_a w w^T)(Sigma_xy - Sigma_xx beta): the NTK metric times the residual.")
+
+
+def _single_neuron_imbalance():
+    return Derived(
+        "single-neuron-imbalance", "the conserved imbalance of the single neuron",
+        (_m("delta", r"\delta", SN.imbalance(), "delta"),),
+        SINGLE,
+        "Ansatz c1 a^2 + c2 |w|^2, differentiated along the flow in explicit components (d = 2) for a "
+        "symmetric Sigma_xx and any Sigma_xy: c2 = -c1 eta_a/eta_w. With c1 = eta_w, delta = eta_w a^2 "
+        "- eta_a |w|^2 (each layer's squared norm weighted by the other layer's learning rate); checked "
+        "for d = 1, 2, 3.")
+
+
+def _single_neuron_riccati():
+    r_def, rdot, lin = SN.riccati()
+    fixed = SN.riccati_fixed_points()
+    stable = [root for root, slope in fixed if slope.subs({SN.delta: 0, SN.B: 1, SN.eta_w: 1, SN.eta_a: 1}) < 0]
+    unstable = [root for root, slope in fixed if root not in stable]
+    slope = [sl for root, sl in fixed if root in stable][0]
+    return Derived(
+        "single-neuron-riccati", "whitened inputs: the flow reduced to a scalar Riccati equation",
+        (_m("r", "r", r_def, "r"), _m("rdot", r"\dot{r}", rdot, "dr/dt"),
+         _m("linear", "0", lin, "0 (u with r = u'/(2 eta_w eta_a u))"),
+         _m("r_stable", r"r_{\infty}", stable[0], "r_inf (stable)"),
+         _m("slope", r"\left.\frac{\partial \dot{r}}{\partial r}\right|_{r_{\infty}}", slope, "dR/dr at r_inf"),
+         _m("r_unstable", r"r_{u}", unstable[0], "r_u (unstable)")),
+        WHITENED,
+        "The flow of w stays in the plane of beta* = B e and w(0). In that plane r = B w_par/(2 eta_w a) "
+        "obeys, after rho is eliminated with the conserved delta, dr/dt = B^2/2 - delta r - 2 eta_w eta_a r^2: "
+        "a Riccati equation with constant coefficients, in which a, w_par and rho no longer appear. Its stable "
+        "root is r_inf = (D - delta)/(4 eta_w eta_a), D = sqrt(delta^2 + 4 eta_w eta_a B^2), approached at "
+        "rate D; there beta = beta* (eta_w a_inf^2 = (delta + D)/2). The other root is unstable. r = u'/(2 "
+        "eta_w eta_a u) turns it into the linear u'' + delta u' - eta_w eta_a B^2 u = 0.")
+
+
+def _single_neuron_trajectory():
+    display, full = SN.trajectory()
+    lhs = {"D": ("D", "D"), "C_plus": ("C_{+}", "C_+"), "C_minus": ("C_{-}", "C_-"), "u": ("u(t)", "u(t)"),
+           "chi": (r"\chi(t)", "chi(t)"), "a": ("a(t)", "a(t)"),
+           "beta_par": (r"\beta_{\parallel}(t) = \mathbf{e}^{\top} \boldsymbol{\beta}(t)", "beta_par(t)"),
+           "beta_perp": (r"\beta_{\perp}(t) = a(t) |\mathbf{w}_{\perp}(t)|", "beta_perp(t)")}
+    return Derived(
+        "single-neuron-trajectory", "whitened inputs: the closed-form trajectory beta(t) = a(t) w(t)",
+        tuple(_m(name, lhs[name][0], display[name], lhs[name][1], full[name]) for name in display),
+        WHITENED + ("u' = du/dt; exprel(k, t) = (e^{k t} - 1)/k (t at k = 0)",
+                    "beta(t) = beta_par(t) e + beta_perp(t) w_perp(0)/|w_perp(0)|"),
+        "u = C_+ e^{(D - delta) t/2} + C_- e^{-(D + delta) t/2} solves the linearised Riccati equation with "
+        "u(0) = 1 and u'(0) = 2 eta_w eta_a r(0). chi = u^2/a^2 obeys chi' = -2 delta chi + 2 eta_w u^2 "
+        "(derived with a eliminated), a linear equation integrated exactly; then a = u/sqrt(chi), "
+        "beta_par = u u'/(eta_a B chi) and |w_perp| = rho_0 e^{-delta t}/(a_0 sqrt(chi)). The compiled "
+        "equations have every intermediate substituted, so each takes (t, a_0, w_par0, rho_0, B, delta, "
+        "eta_w, eta_a).")
+
+
+def _single_neuron_implicit_bias():
+    A_inf, c = SN.implicit_bias()
+    return Derived(
+        "single-neuron-implicit-bias", "rank-1 Sigma_xx: which minimiser the flow picks, beta_inf(delta)",
+        (_m("a2", r"a_{\infty}^{2}", A_inf, "a_inf^2"), _m("c", r"\mathbf{e}^{\top} \boldsymbol{\beta}_{\infty}", c,
+                                                            "e.beta_inf")),
+        SINGLE + ("Sigma_xx = lambda_1 e e^T, Sigma_xy = q e (Sigma_xy must lie in the range of Sigma_xx)",
+                  "beta_inf = (q/lambda_1) e + a_inf w_perp(0); a_inf > 0 when delta + eta_a |w_perp|^2 >= 0, "
+                  "else sign(a_inf) = sign(q w_e(0))"),
+        "Across e the residual vanishes, so w_perp is constant; along e the flow of (a, w_e) conserves "
+        "delta' = eta_w a^2 - eta_a w_e^2 = delta + eta_a |w_perp|^2 and ends on a w_e = q/lambda_1. "
+        "Eliminating w_e gives eta_w A - eta_a (c^2/A + |w_perp|^2) = delta for A = a_inf^2, whose positive "
+        "root is a_inf^2. The limits: delta -> +inf gives a_inf -> a_0, so beta_perp keeps its initial value "
+        "a_0 w_perp(0) (a frozen, w learns: the minimiser nearest beta_0, lazy); delta -> -inf gives "
+        "a_inf -> c/w_e(0), so beta_inf is parallel to w(0) (w frozen, a learns: lazy in the readout); "
+        "small balanced initialisations (delta ~ 0, |w_perp(0)| small) end near c e, the minimum-norm "
+        "minimiser (rich).")
+
+
+def _single_neuron_ntk():
+    K, M, M_beta, S_dist = SN.ntk()
+    return Derived(
+        "single-neuron-ntk", "the NTK of the single neuron with the learning rates as metric, and its distance",
+        (_m("K", r"K(\mathbf{x}, \mathbf{x}')", K, "K(x, x')"), _m("M", "M", M, "M"),
+         _m("M_beta", r"M(\boldsymbol{\beta}, \delta)", M_beta, "M(beta, delta)"),
+         _m("S", "S(t)", S_dist, "S(t)")),
+        SINGLE + ("kernel distance over the input distribution: <K_0, K_t> = E_{x,x'}[K_0 K_t] = "
+                  "tr(M_0 Sigma_xx M_t Sigma_xx)",),
+        "K = eta_w grad_w f . grad_w f' + eta_a (df/da)(df'/da) = x^T M x' with M = eta_w a^2 I + eta_a w w^T "
+        "(checked in components). Through beta = a w and delta: eta_w a^2 = (delta + sqrt(delta^2 + 4 eta_w "
+        "eta_a |beta|^2))/2, so M depends on the function and the conserved delta only. S = 0 while the "
+        "kernel keeps its shape (lazy) and grows as it aligns with the task (rich).")
+
+
 CATALOGUE = {
     "parameter-flow": _parameter_flow,
     "z-position": _z_position,
@@ -366,6 +497,12 @@ CATALOGUE = {
     "ntk-infinite": _ntk_infinite,
     "ntk-compressed": _ntk_compressed,
     "loss-weight": _loss_weight,
+    "single-neuron-flow": _single_neuron_flow,
+    "single-neuron-imbalance": _single_neuron_imbalance,
+    "single-neuron-riccati": _single_neuron_riccati,
+    "single-neuron-trajectory": _single_neuron_trajectory,
+    "single-neuron-implicit-bias": _single_neuron_implicit_bias,
+    "single-neuron-ntk": _single_neuron_ntk,
 }
 
 

@@ -45,6 +45,9 @@ p = scalar("p", "p", (), positive=True, integer=True)
 h = scalar("h", "h", (), positive=True, integer=True)
 d = scalar("d", "d", (), positive=True, integer=True)
 softness = scalar("a", "a", (), positive=True)  # sharpness of the soft hinge
+# learning rates of the first layer (omega, b) and of the second (beta): the imbalance knob
+eta1 = scalar("eta_1", r"\eta_{1}", (), positive=True)
+eta2 = scalar("eta_2", r"\eta_{2}", (), positive=True)
 
 # summation indices, for display only
 n_idx = sp.Symbol("n", integer=True, positive=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, data, derive, fixed_points, kernels, simulate, sweeps, validate
+from . import bench, data, derive, fixed_points, kernels, simulate, single_neuron, sweeps, validate
 from .common import Parser, UsageError
 
 # the order of the commands in ``lazyrich --help``
-GROUPS = (derive, data, simulate, fixed_points, kernels, validate, sweeps, bench)
+GROUPS = (derive, data, simulate, fixed_points, kernels, single_neuron, validate, sweeps, bench)
 
 __all__ = ["main", "build_parser", "UsageError"]
 

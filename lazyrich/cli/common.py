@@ -59,3 +59,18 @@ def worker_count(value) -> int:
         raise UsageError(f"--workers must be a positive integer, got {value}")
     return value
 
+
+
+def add_imbalance_arguments(p):
+    """The imbalance knob of the ReLU networks (SimulationConfig lr_first, lr_second, init_scale, imbalance)."""
+    p.add_argument("--lr-first", type=float, default=1.0, help="learning rate eta_1 of the first layer (omega, b)")
+    p.add_argument("--lr-second", type=float, default=1.0, help="learning rate eta_2 of the second layer beta")
+    p.add_argument("--init-scale", type=float,
+                   help="tau: every neuron starts with |beta_n| |(omega_n, b_n)| = tau^2 (directions as drawn)")
+    p.add_argument("--imbalance", type=float,
+                   help="delta: every neuron starts with eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 = delta (any real)")
+
+
+def imbalance_settings(args) -> dict:
+    return {"lr_first": args.lr_first, "lr_second": args.lr_second, "init_scale": args.init_scale,
+            "imbalance": args.imbalance}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from .common import UsageError, emit, parse_floats, parse_seeds, worker_count
+from .common import UsageError, add_imbalance_arguments, emit, imbalance_settings, parse_floats, parse_seeds, worker_count
 
 
 def kernel_source(args, X, Xp=None, out=None):
@@ -112,7 +112,8 @@ def cmd_learning_curve(args):
     cfg = LearningCurveConfig(data=args.data, d=args.d, ps=ps, ptest=args.ptest, seeds=parse_seeds(args.seeds),
                               methods=tuple(args.methods.split(",")), h=args.h, alpha_lazy=args.alpha_lazy,
                               alpha_feature=args.alpha_feature, loss=args.loss, t_max=args.t_max,
-                              max_wall=args.max_wall, device=args.device, bootstrap=args.bootstrap)
+                              max_wall=args.max_wall, device=args.device, bootstrap=args.bootstrap,
+                              **imbalance_settings(args))
     result = learning_curve(cfg, out=args.out, progress=not args.json, workers=worker_count(args.workers))
     if args.png:
         result["png"] = plot_learning_curves(result, args.png)
@@ -145,6 +146,7 @@ def add_parsers(sub):
     p.set_defaults(func=cmd_kpca)
 
     p = sub.add_parser("learning-curve", help="test error against p for networks and kernels, with power-law fits")
+    add_imbalance_arguments(p)
     p.add_argument("--data", choices=["stripe", "sphere", "cylinder"], default="stripe")
     p.add_argument("--d", type=int, default=5)
     p.add_argument("--p", default="32,64,128,256", help="training-set sizes, comma-separated")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..theory.catalogue import LOSSES
-from .common import emit, parse_floats, parse_seeds
+from .common import add_imbalance_arguments, emit, imbalance_settings, parse_floats, parse_seeds
 
 
 def cmd_simulate(args):
@@ -15,7 +15,8 @@ def cmd_simulate(args):
         alphas=parse_floats(args.alpha, "--alpha"), loss=args.loss, seeds=parse_seeds(args.seeds), device=args.device,
         dtype=args.dtype, t_max=args.t_max, checkpoints=args.checkpoints, max_steps=args.max_steps,
         max_wall=args.max_wall, tol_output=args.tol_output, tol_angle=args.tol_angle,
-        track_neurons=args.track_neurons, ntk=args.ntk, test_file=args.test, fix_orientation=args.fix_orientation)
+        track_neurons=args.track_neurons, ntk=args.ntk, test_file=args.test, fix_orientation=args.fix_orientation,
+        **imbalance_settings(args))
     try:
         result = simulate(cfg, out=args.out, resume=args.resume, progress=None if not args.json else False)
     except KeyboardInterrupt:
@@ -59,6 +60,7 @@ def add_parsers(sub):
     p.add_argument("--ntk", action="store_true", help="record the empirical NTK on the training set")
     p.add_argument("--fix-orientation", action="store_true",
                    help="keep every omega_n's direction fixed: only its norm, b and beta train")
+    add_imbalance_arguments(p)
     p.add_argument("--out", help="output folder (config.json, results.npz, result.json, state.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--json", action="store_true")

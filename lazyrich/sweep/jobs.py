@@ -234,7 +234,8 @@ def _check_kernel(params: dict):
 
 
 _DATA = {"model": "sphere", "d": 2, "p": 64, "seed": 0, "d_par": None}
-_OPTIONAL = {"d_par": 0, "max_wall": 0.0, "test_file": ""}  # type prototypes of the parameters that may be None
+# type prototypes of the parameters that may be None
+_OPTIONAL = {"d_par": 0, "max_wall": 0.0, "test_file": "", "init_scale": 0.0, "imbalance": 0.0}
 
 
 def _registry() -> dict[str, KindSpec]:

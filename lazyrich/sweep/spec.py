@@ -50,7 +50,12 @@ def canonical(params: dict) -> str:
 
 
 def run_key(kind: str, params: dict) -> str:
-    return hashlib.sha256(f"{kind}\n{canonical(params)}".encode()).hexdigest()[:20]
+    """The hash of the kind and its parameters. Parameters added to a kind after stores were made
+    (the imbalance knob) are left out at their defaults, so that those stores keep their keys."""
+    from ..numerics.simulator.config import KNOB_DEFAULTS
+
+    kept = {k: v for k, v in params.items() if not (k in KNOB_DEFAULTS and v == KNOB_DEFAULTS[k])}
+    return hashlib.sha256(f"{kind}\n{canonical(kept)}".encode()).hexdigest()[:20]
 
 
 def make_run(kind: str, given: dict) -> Run:

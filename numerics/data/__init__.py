@@ -11,10 +11,10 @@ from .dataset import Dataset, from_files, load
 from .digits import parity_digits
 from .idx import IDX_TYPES, load_idx, mnist, read_idx
 from .models import (MODELS, STRIPE_BAND, balanced_radius, cylinder, gaussian_inputs, make, radial_labels, sphere,
-                     stripe, stripe_labels)
+                     stripe, stripe_labels, teacher)
 from .projection import Projection
 
 __all__ = ["DataError", "Dataset", "Projection", "check_arrays", "check_inputs", "check_labels", "check_size",
            "from_files", "load", "make", "stripe", "sphere", "cylinder", "gaussian_inputs", "balanced_radius",
            "stripe_labels", "radial_labels", "MODELS", "STRIPE_BAND", "read_idx", "load_idx", "mnist", "IDX_TYPES",
-           "parity_digits"]
+           "parity_digits", "teacher"]

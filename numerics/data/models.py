@@ -58,6 +58,24 @@ def cylinder(p: int, d: int, seed: int = 0, d_par: int = 2) -> Dataset:
                                                 "d_par": d_par, "radius": balanced_radius(d_par)})
 
 
+def teacher(p: int, d: int, seed: int = 0, k: int = 3, teacher_seed: int = 12345) -> Dataset:
+    """A teacher of k ReLU neurons: x ~ N(0, I_d), f*(x) = sum_j a_j relu(w_j.x/sqrt(d)) with w_j ~ N(0, I_d)
+    and a_j = +-1 alternating, drawn from ``teacher_seed`` (one teacher for every sample seed); labels
+    y = sign(f*(x) - m), m the median of f* (estimated on 10^5 points of a fixed stream), so the classes
+    are balanced. The function depends on x through a k-dimensional subspace only."""
+    rng = np.random.default_rng(teacher_seed)
+    W = rng.standard_normal((k, d))
+    a = np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
+
+    def f_star(X):
+        return np.maximum(X @ W.T / np.sqrt(d), 0.0) @ a
+
+    threshold = float(np.median(f_star(rng.standard_normal((100_000, d)))))
+    X = gaussian_inputs(p, d, seed)
+    y = np.where(f_star(X) > threshold, 1.0, -1.0)
+    return Dataset(X, y, {"model": "teacher", "p": p, "d": d, "seed": seed, "k": k, "teacher_seed": teacher_seed})
+
+
 def make(model: str, p: int, d: int, seed: int = 0, d_par: int | None = None) -> Dataset:
     """Sample one of the built-in models by name."""
     if model == "stripe":

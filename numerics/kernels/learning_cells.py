@@ -53,6 +53,11 @@ class LearningCurveConfig:
     k: int = 5  # kNN
     device: str = "auto"
     bootstrap: int = 1000
+    # the imbalance knob of the networks (SimulationConfig: learning rates per layer, init scale, imbalance)
+    lr_first: float = 1.0
+    lr_second: float = 1.0
+    init_scale: float | None = None
+    imbalance: float | None = None
     extra: dict = field(default_factory=dict)  # further SimulationConfig settings for the networks
 
     def validate(self):
@@ -69,6 +74,10 @@ class LearningCurveConfig:
             raise LearningCurveError(f"ptest must be positive, got {self.ptest}")
         if self.data not in ("stripe", "sphere", "cylinder"):
             raise LearningCurveError(f"data must be stripe, sphere or cylinder, got {self.data!r}")
+        try:  # the networks' settings, checked before the first cell runs
+            _sim_config(self, int(self.ps[0]), int(self.seeds[0]), [self.alpha_lazy, self.alpha_feature])
+        except ValueError as exc:
+            raise LearningCurveError(str(exc)) from None
         return self
 
 
@@ -76,7 +85,8 @@ def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
     return SimulationConfig(data=cfg.data, d=cfg.d, p=p, ptest=cfg.ptest, data_seed=seed, h=cfg.h,
                             alphas=tuple(alphas), loss=cfg.loss, seeds=(seed,), device=cfg.device,
                             t_max=cfg.t_max, max_wall=cfg.max_wall, checkpoints=4, track_neurons=1,
-                            **cfg.extra)
+                            lr_first=cfg.lr_first, lr_second=cfg.lr_second, init_scale=cfg.init_scale,
+                            imbalance=cfg.imbalance, **cfg.extra)
 
 
 def run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:

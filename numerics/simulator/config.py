@@ -12,6 +12,10 @@ from ...theory.losses import canonical_loss
 STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
 
 
+# settings added after runs were stored: at these values they are left out of a run's identity
+KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None}
+
+
 class SimulationError(ValueError):
     """A bad simulation setting (sizes, loss, device, tolerances, output folder)."""
 
@@ -46,6 +50,13 @@ class SimulationConfig:
     # fixed-orientation networks, feature learning without the neurons' alignment (network.velocity)
     fix_orientation: bool = False
     test_file: str | None = None  # an .npz test set when data is a file
+    # the imbalance knob (Kunin et al.): learning rates of the first layer (omega, b) and of beta, and an
+    # initialisation with |beta_n| |(omega_n, b_n)| = init_scale^2 and eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2
+    # = imbalance for every neuron (network.init_ensemble); None and None keep the standard normal draws
+    lr_first: float = 1.0
+    lr_second: float = 1.0
+    init_scale: float | None = None
+    imbalance: float | None = None
 
     def __post_init__(self):
         self.alphas = tuple(float(a) for a in np.atleast_1d(self.alphas))
@@ -82,6 +93,14 @@ class SimulationConfig:
             raise SimulationError(f"t_first ({self.t_first}) must be below t_max ({self.t_max})")
         if self.grow <= 1:
             raise SimulationError(f"grow must exceed 1, got {self.grow}")
+        for name in ("lr_first", "lr_second"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) and v > 0):
+                raise SimulationError(f"{name} must be finite and positive, got {v!r}")
+        if self.init_scale is not None and not (math.isfinite(self.init_scale) and self.init_scale > 0):
+            raise SimulationError(f"init_scale must be finite and positive, got {self.init_scale}")
+        if self.imbalance is not None and not math.isfinite(self.imbalance):
+            raise SimulationError(f"imbalance must be finite, got {self.imbalance}")
         if not isinstance(self.fix_orientation, (bool, np.bool_)):
             raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
 
@@ -89,9 +108,22 @@ class SimulationConfig:
         """(seed, alpha) of every network, alpha-major."""
         return [(s, a) for a in self.alphas for s in self.seeds]
 
+    def init_options(self) -> dict:
+        """The keyword arguments of network.init_ensemble that the imbalance knob sets."""
+        return {"init_scale": self.init_scale, "imbalance": self.imbalance, "lr": self.lr}
+
+    @property
+    def lr(self) -> tuple[float, float]:
+        return (float(self.lr_first), float(self.lr_second))
+
     def identity(self) -> dict:
-        """What must match for a run to be resumed: not the device, the wall-clock or the step limit."""
-        return {k: v for k, v in asdict(self).items() if k not in ("device", "max_wall", "max_steps")}
+        """What must match for a run to be resumed: not the device, the wall-clock or the step limit.
+        The imbalance knob's settings enter only when set, so runs saved before it existed resume."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("device", "max_wall", "max_steps")}
+        for name, default in KNOB_DEFAULTS.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
 
 def build_datasets(cfg: SimulationConfig) -> tuple[Dataset, Dataset | None]:

@@ -34,8 +34,20 @@ class SimulationResult:
                 "rel_change_omega": float(a["final_rel_change_omega"][e]),
                 "attractors": int(a["final_attractors"][e]),
                 "rms_parallel": _maybe(a["final_rms_parallel"][e]), "rms_perp": _maybe(a["final_rms_perp"][e]),
+                "imbalance_drift": self.imbalance_drift(e),
             })
         return rows
+
+    def imbalance_drift(self, e: int = 0) -> float:
+        """max_n |delta_n(end) - delta_n(0)| / (eta_1 beta_n^2 + eta_2 |(omega_n, b_n)|^2) of network e: the
+        exact flow conserves each delta_n (theory conserved, equation delta), so this measures the integrator."""
+        (eta1, eta2) = self.config.lr
+        def parts(final):
+            omega, b, beta = self.params(e, final)
+            return eta1 * beta ** 2, eta2 * ((omega ** 2).sum(-1) + b ** 2)
+
+        (s0, f0), (s1, f1) = parts(False), parts(True)
+        return float((np.abs((s1 - f1) - (s0 - f0)) / np.maximum(s0 + f0, 1e-300)).max())
 
     def params(self, e: int = 0, final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(omega (h, d), b (h,), beta (h,)) of network e at its stop, or at initialisation."""
@@ -44,7 +56,7 @@ class SimulationResult:
         if final:
             return tuple(self.arrays[f"final_all_{name}"][e] for name in ("omega", "b", "beta"))
         seed, _ = self.config.networks()[e]
-        theta0 = N.init_ensemble([seed], self.config.h, self.config.d)
+        theta0 = N.init_ensemble([seed], self.config.h, self.config.d, **self.config.init_options())
         return tuple(t[0].numpy() for t in (theta0.omega, theta0.b, theta0.beta))
 
     def to_json(self) -> dict:

@@ -45,7 +45,8 @@ class _Run:
         self.X, self.y = t(train.X), t(train.y)
         self.Xt, self.yt = (t(test.X), t(test.y)) if test is not None else (None, None)
         self.alpha = t([a for _, a in nets])
-        self.theta0 = N.init_ensemble([s for s, _ in nets], cfg.h, cfg.d, dtype=dtype, device=device)
+        self.theta0 = N.init_ensemble([s for s, _ in nets], cfg.h, cfg.d, dtype=dtype, device=device,
+                                      **cfg.init_options())
         self.theta = self.theta0.map(torch.clone)
         with torch.no_grad():
             self.f0 = N.output(*self.theta0.tuple(), self.X)
@@ -173,7 +174,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
             full[live] = part
 
     def flow(params):  # the parameter velocity of the live networks
-        return N.velocity(params, run.X, run.y, f0, alpha, cfg.loss, cfg.fix_orientation)
+        return N.velocity(params, run.X, run.y, f0, alpha, cfg.loss, cfg.fix_orientation, cfg.lr)
 
     try:
         vel, f, m, _ = flow(theta)

@@ -87,10 +87,17 @@ def test_every_object_prints_serialises_and_compiles(name):
     js = obj.to_json()
     assert {"name", "latex", "sympy", "assumptions"} <= set(js)
     # srepr rebuilds the expression exactly
-    env = {**vars(sp), **{f.__name__: f for f in (__import__("lazyrich.theory.losses", fromlist=["x"]).softplus,
-                                                   __import__("lazyrich.theory.losses", fromlist=["x"]).sigmoid)}}
+    from lazyrich.theory import losses, single_neuron
+
+    env = {**vars(sp), "Str": sp.core.symbol.Str, "softplus": losses.softplus, "sigmoid": losses.sigmoid,
+           "inner": single_neuron.inner, "exprel": single_neuron.exprel}
     for eq, ejs in zip(obj.equations, js["equations"]):
-        assert sp.simplify(eval(ejs["sympy"], env) - eq.term) == 0
+        rebuilt = eval(ejs["sympy"], env)
+        if eq.kind == "matrix":  # MatrixExpr trees may rebuild in another order: compare components
+            assert sp.simplify(sp.Matrix([single_neuron.explicit(rebuilt, 2)]) -
+                               sp.Matrix([single_neuron.explicit(eq.term, 2)])).is_zero_matrix
+        else:
+            assert sp.simplify(rebuilt - eq.term) == 0
     for backend in ("numpy", "torch"):
         compiled = obj.compile(backend)
         assert set(compiled) == {eq.label for eq in obj.equations}

@@ -126,3 +126,17 @@ def test_claims_refuse_too_few_seeds(ctx, monkeypatch):
     monkeypatch.setattr(ST, "QUICK", {**ST.QUICK, "seeds": 1})
     res = Rn.run_claims(["stripe-compression"], ctx)[0]
     assert not res.passed and "at least 2 seeds" in res.summary
+
+
+def test_unbalanced_relu_measures_each_cell(tmp_path):
+    """The imbalance phase diagram runs at quick size: every (tau, delta, seed) cell has its kernel distance
+    (0 at the first checkpoint), Hamming and parameter distances and a finite test loss; the figure is drawn."""
+    ctx = C.Context(quick=True, device="cpu", report_dir=tmp_path / "r")
+    res = Rn.run_claims(["unbalanced-relu"], ctx)[0]
+    assert res.error is None and res.verdict in C.VERDICTS
+    rows = res.details["rows"]
+    assert len(rows) == 2 * 3 * 3
+    for r in rows:
+        assert r["S"][0] == 0 and 0 <= r["S_final"] <= 1 and 0 <= r["hamming"] <= 1
+        assert np.isfinite(r["test_loss"]) and r["parameter_distance"] > 0
+    assert (ctx.report_dir / "unbalanced-relu.png").stat().st_size > 1000

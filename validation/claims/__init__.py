@@ -5,3 +5,4 @@ from . import stripe  # noqa: F401
 from . import learning_curves  # noqa: F401
 from . import sphere  # noqa: F401
 from . import digits  # noqa: F401
+from . import unbalanced  # noqa: F401
