@@ -8,5 +8,6 @@ this order (a test keeps them equal).
 DERIVED = ("parameter-flow", "z-position", "z-velocity", "activation", "switching-surface", "conserved",
            "region-field", "fixed-point", "jacobian", "inversion", "sliding-equilibrium", "ntk-finite", "nngp",
            "ntk-infinite", "ntk-compressed", "loss-weight", "single-neuron-flow", "single-neuron-imbalance",
-           "single-neuron-riccati", "single-neuron-trajectory", "single-neuron-implicit-bias", "single-neuron-ntk")
+           "single-neuron-riccati", "single-neuron-trajectory", "single-neuron-implicit-bias", "single-neuron-ntk",
+           "one-step-gradient", "one-step-alignment")
 LOSSES = ("hinge", "soft-hinge", "quadratic-hinge", "mse", "logistic")

@@ -20,6 +20,7 @@ from . import infinite_width as IW
 from . import losses as L
 from . import symbols as S
 from . import vectors as V
+from . import one_step as OS
 from . import single_neuron as SN
 from .compile import Compiled, MatrixCompiled, compile_expression
 
@@ -52,7 +53,7 @@ class Equation:
     def latex(self, d: int | None = None) -> str:
         rhs = self.explicit(d) if d is not None else self.display()
         if self.kind == "matrix":
-            return rf"{self.lhs} {self.relation} " + sp.latex(rhs, symbol_names=SN.LATEX)
+            return rf"{self.lhs} {self.relation} " + sp.latex(rhs, symbol_names={**SN.LATEX, **OS.LATEX})
         return rf"{self.lhs} {self.relation} " + _latex(rhs, sums=self.sums)
 
     def compiled(self, backend: str):
@@ -480,6 +481,40 @@ def _single_neuron_ntk():
         "kernel keeps its shape (lazy) and grows as it aligns with the task (rich).")
 
 
+# --------------------------------------------------------------------- one gradient step (second seed)
+def _one_step_gradient():
+    G, spike, rest = OS.first_gradient()
+    return Derived(
+        "one-step-gradient", "the first gradient G_0 of a two-layer network and its rank-one spike",
+        (Equation("G", r"\mathbf{G}_{j}", G, ("mu",), text_lhs="G_j"),
+         Equation("spike", r"\mathbf{G}^{\mathrm{spike}}_{j}", spike, ("mu",), text_lhs="G_j spike"),
+         Equation("rest", r"\mathbf{G}^{\mathrm{rest}}_{j}", rest, ("mu",), text_lhs="G_j rest")),
+        ("f(x) = h^{-1/2} sum_j a_j relu(w_j . x), L = (1/(2p)) sum_mu (y_mu - f(x_mu))^2, r_mu = y_mu - f(x_mu)",
+         "G_j = -dL/dw_j at initialisation; the step is w_j <- w_j + eta sqrt(h) G_j",
+         "x ~ N(0, I_d), w_j ~ N(0, I_d/d), a_j ~ N(0, 1/h)"),
+        "Differentiate the square loss with respect to w_j. Splitting the ReLU derivative as "
+        "Theta(w_j . x) = mu_1 + (Theta - mu_1), mu_1 = E[z relu(z)] = 1/2 (integrated), gives the spike "
+        "mu_1 a_j (1/(p sqrt h)) sum_mu r_mu x_mu: the same vector v = (1/p) X^T r for every neuron, times a_j, "
+        "a rank-one matrix v a^T/(2 sqrt h). The rest averages Theta - mu_1 (mean zero over w_j) and is "
+        "smaller in operator norm in the proportional limit (Ba et al.).")
+
+
+def _one_step_alignment():
+    return Derived(
+        "one-step-alignment", "the spike's alignment with the teacher and the best linear risk",
+        (_m("cos", r"\left|\cos(\mathbf{u}_{1}, \boldsymbol{\beta}^{*})\right|", OS.predicted_alignment(),
+            "|cos(u_1, beta*)|"),
+         _m("risk_linear", r"R_{\mathrm{lin}}", OS.linear_risk(), "R_lin")),
+        ("single-index teacher y = s(beta* . x) + noise, |beta*| = 1; mu_0* = E[s(z)], mu_1* = E[z s(z)], "
+         "|s|^2 = E[s(z)^2] for z ~ N(0, 1)", "proportional limit p, d, h -> infinity with psi = p/d fixed",
+         "the spike dominates G_0, so its top left singular vector u_1 is the direction of v = (1/p) X^T y"),
+        "E v = E[x s(beta* . x)] = mu_1* beta* by Stein's lemma; the d - 1 directions orthogonal to beta* are "
+        "independent of y, so |v - E v|^2 -> (d/p) E[y^2] with E[y^2] = |s|^2 + noise^2. Hence cos^2 = mu_1*^2/"
+        "(mu_1*^2 + E[y^2]/psi): increasing in psi, 1 as psi -> infinity, 0 for teachers without a linear part "
+        "(He_2). The best linear predictor c + theta . x has c = mu_0*, theta = mu_1* beta* and risk "
+        "|s|^2 - mu_0*^2 - mu_1*^2 + noise^2.")
+
+
 CATALOGUE = {
     "parameter-flow": _parameter_flow,
     "z-position": _z_position,
@@ -503,6 +538,8 @@ CATALOGUE = {
     "single-neuron-trajectory": _single_neuron_trajectory,
     "single-neuron-implicit-bias": _single_neuron_implicit_bias,
     "single-neuron-ntk": _single_neuron_ntk,
+    "one-step-gradient": _one_step_gradient,
+    "one-step-alignment": _one_step_alignment,
 }
 
 

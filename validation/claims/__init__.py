@@ -6,3 +6,4 @@ from . import learning_curves  # noqa: F401
 from . import sphere  # noqa: F401
 from . import digits  # noqa: F401
 from . import unbalanced  # noqa: F401
+from . import one_step  # noqa: F401

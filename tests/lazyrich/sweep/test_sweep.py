@@ -315,3 +315,21 @@ def test_cli_sweep_and_results(tmp_path, capsys):
     kinds = json.loads(capsys.readouterr().out)["kinds"]
     assert {"simulate", "learning-curve", "attractor-count", "fixed-points", "kernel"} <= set(kinds)
     assert main(["sweep", str(spec)]) == 2  # no store
+
+
+def test_imbalance_knob_in_the_simulate_kind_keeps_old_run_keys():
+    """The knob's parameters are part of the simulate and learning-curve kinds; at their defaults a run's
+    key is the key it had before they existed, so existing stores resume."""
+    import hashlib
+
+    from lazyrich.sweep.spec import canonical, make_run
+
+    for kind in ("simulate", "learning-curve"):
+        run = make_run(kind, {})
+        assert {"lr_first", "lr_second", "init_scale", "imbalance"} <= set(run.params)
+        old = {k: v for k, v in run.params.items() if k not in ("lr_first", "lr_second", "init_scale", "imbalance")}
+        assert run.key == hashlib.sha256(f"{kind}\n{canonical(old)}".encode()).hexdigest()[:20]
+        knob = make_run(kind, {"imbalance": 1.0, "init_scale": 0.5, "lr_first": 2})
+        assert knob.key != run.key and knob.params["lr_first"] == 2.0
+    with pytest.raises(Exception, match="lr_first"):
+        make_run("simulate", {"lr_first": -1.0})
