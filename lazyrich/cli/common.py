@@ -17,9 +17,54 @@ class Parser(argparse.ArgumentParser):
 
 def emit(args, payload: dict, text: str):
     if getattr(args, "json", False):
-        print(json.dumps(payload, default=float))
+        print(json.dumps(json_safe(payload), allow_nan=False))
     else:
         print(text)
+
+
+def json_safe(obj):
+    """NaN and infinities as null, numpy scalars and arrays as numbers and lists: strict JSON, which
+    every parser reads (Python's default writes NaN, which JSON does not have)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return json_safe(float(obj)) if isinstance(obj, (int, float)) or hasattr(obj, "__float__") else str(obj)
+
+
+def count(minimum: int):
+    """An argparse type: an integer >= minimum (argparse names the flag in its one-line error)."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {v}")
+        return v
+
+    return parse
+
+
+def positive_float(text):
+    """An argparse type: a finite number > 0 (a NaN or infinite limit makes a run meaningless)."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be finite and positive, got {text}")
+    return v
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -1,7 +1,7 @@
 """``lazyrich data``: sample a data model, or check and convert the user's own arrays, to .npz."""
 from __future__ import annotations
 
-from .common import UsageError, emit
+from .common import UsageError, count, emit
 
 
 def cmd_data(args):
@@ -26,9 +26,9 @@ def cmd_data(args):
 def add_parsers(sub):
     p = sub.add_parser("data", help="sample a data model, or check and convert your own arrays, to .npz")
     p.add_argument("model", choices=["stripe", "sphere", "cylinder", "file"])
-    p.add_argument("--p", type=int, help="number of points (for file: keep the first P)")
-    p.add_argument("--d", type=int, help="input dimension")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--p", type=count(1), help="number of points (for file: keep the first P)")
+    p.add_argument("--d", type=count(1), help="input dimension")
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--d-par", type=int, help="cylinder: dimension of the subspace the label depends on (default 2)")
     p.add_argument("--input", help="file: an .npz with X and y, or X as .npy/.csv/.txt")
     p.add_argument("--labels", help="file: y as .npy/.csv/.txt when --input holds only X")

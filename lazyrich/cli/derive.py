@@ -6,7 +6,7 @@ import json
 import time
 
 from ..theory.catalogue import DERIVED, LOSSES
-from .common import UsageError, emit
+from .common import UsageError, count, emit
 
 
 def cmd_derive(args):
@@ -80,9 +80,9 @@ def add_parsers(sub):
     p.add_argument("--model", choices=["stripe", "sphere", "cylinder"], default="stripe")
     p.add_argument("--p", type=int, default=64)
     p.add_argument("--d", type=int, default=2)
-    p.add_argument("--h", type=int, default=32)
+    p.add_argument("--h", type=count(1), default=32)
     p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--loss", action="append", help="restrict to these losses (repeatable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)

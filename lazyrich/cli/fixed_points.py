@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .common import UsageError, emit, parse_floats, parse_seeds, parse_sign, worker_count
+from .common import UsageError, count, emit, parse_floats, parse_seeds, parse_sign, worker_count
 
 
 def cmd_fixed_points(args):
@@ -173,7 +173,7 @@ def add_parsers(sub):
     p = sub.add_parser("fixed-points", help="every regular and sliding equilibrium of the neuron flow dz/dt = F(z)")
     field_flags(p, "loss weights g (.npy, shape (p,)); default g = y")
     p.add_argument("--basins", type=int, default=0, help="integrate N starts and report basin fractions")
-    p.add_argument("--seed", type=int, default=0, help="seed of the basin starts")
+    p.add_argument("--seed", type=count(0), default=0, help="seed of the basin starts")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--digits", type=int, default=50, help="digits of the mpmath polish")
     p.add_argument("--no-polish", action="store_true")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from .common import UsageError, add_imbalance_arguments, emit, imbalance_settings, parse_floats, parse_seeds, worker_count
+from .common import (UsageError, add_imbalance_arguments, count, emit, imbalance_settings, parse_floats, parse_seeds,
+                     positive_float, worker_count)
 
 
 def kernel_source(args, X, Xp=None, out=None):
@@ -40,7 +41,7 @@ def kernel_flags(p, with_file=False):
     src.add_argument("--result", help="the empirical NTK of a network trained by `lazyrich simulate --out DIR`")
     if with_file:
         src.add_argument("--kernel", help="a Gram matrix saved as .npy (e.g. by `lazyrich ntk --out`)")
-    p.add_argument("--seed", type=int, default=0, help="network seed for --width")
+    p.add_argument("--seed", type=count(0), default=0, help="network seed for --width")
     p.add_argument("--network", type=int, default=0, help="which network of --result (index in result.json)")
     p.add_argument("--initial", action="store_true", help="with --result: the NTK at initialisation, not at the end")
     p.add_argument("--kind", choices=["ntk", "nngp"], default="ntk", help="with --analytic: NTK or NNGP")
@@ -108,7 +109,10 @@ def cmd_learning_curve(args):
     from ..numerics.kernels.learning_cells import LearningCurveConfig
     from ..studies.learning_curves import learning_curve, plot_learning_curves
 
-    ps = tuple(int(v) for v in parse_floats(args.p, "--p"))
+    ps = parse_floats(args.p, "--p")
+    if any(v != int(v) or v < 2 for v in ps):
+        raise UsageError(f"--p must be integers >= 2, got {args.p!r}")
+    ps = tuple(int(v) for v in ps)
     cfg = LearningCurveConfig(data=args.data, d=args.d, ps=ps, ptest=args.ptest, seeds=parse_seeds(args.seeds),
                               methods=tuple(args.methods.split(",")), h=args.h, alpha_lazy=args.alpha_lazy,
                               alpha_feature=args.alpha_feature, loss=args.loss, t_max=args.t_max,
@@ -138,9 +142,9 @@ def add_parsers(sub):
     p = sub.add_parser("kpca", help="kernel PCA: spectrum, label weight per eigenvector, mutual information")
     p.add_argument("data", help=".npz with X and y")
     kernel_flags(p, with_file=True)
-    p.add_argument("--top", type=int, default=None, help="keep this many components")
+    p.add_argument("--top", type=count(1), default=None, help="keep this many components")
     p.add_argument("--center", action="store_true", help="double-centre the kernel first")
-    p.add_argument("--mi", type=int, default=20, help="components that get a mutual information (0: none)")
+    p.add_argument("--mi", type=count(0), default=20, help="components that get a mutual information (0: none)")
     p.add_argument("--png", default=None, help="plot against rank")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kpca)
@@ -161,7 +165,7 @@ def add_parsers(sub):
     p.add_argument("--alpha-feature", type=float, default=1e-2)
     p.add_argument("--loss", default="hinge")
     p.add_argument("--t-max", type=float, default=1e3, help="training time of networks and of the kernel flow")
-    p.add_argument("--max-wall", type=float, default=60.0, help="seconds per network ensemble")
+    p.add_argument("--max-wall", type=positive_float, default=60.0, help="seconds per network ensemble")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the confidence intervals")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="results store for the (method, p, seed) runs (resumable), and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..theory.catalogue import LOSSES
-from .common import add_imbalance_arguments, emit, imbalance_settings, parse_floats, parse_seeds
+from .common import add_imbalance_arguments, count, emit, imbalance_settings, parse_floats, parse_seeds, positive_float
 
 
 def cmd_simulate(args):
@@ -53,10 +53,10 @@ def add_parsers(sub):
     p.add_argument("--t-max", type=float, default=1e6, help="time limit (flow time)")
     p.add_argument("--checkpoints", type=int, default=30, help="log-spaced observation times")
     p.add_argument("--max-steps", type=int, default=1_000_000)
-    p.add_argument("--max-wall", type=float, help="wall-clock limit in seconds")
+    p.add_argument("--max-wall", type=positive_float, help="wall-clock limit in seconds")
     p.add_argument("--tol-output", type=float, default=0.02, help="largest change of F = alpha (f - f0) per step")
     p.add_argument("--tol-angle", type=float, default=0.05, help="largest 1 - cos between successive velocities")
-    p.add_argument("--track-neurons", type=int, default=64, help="neurons whose z and patterns are saved")
+    p.add_argument("--track-neurons", type=count(0), default=64, help="neurons whose z and patterns are saved")
     p.add_argument("--ntk", action="store_true", help="record the empirical NTK on the training set")
     p.add_argument("--fix-orientation", action="store_true",
                    help="keep every omega_n's direction fixed: only its norm, b and beta train")

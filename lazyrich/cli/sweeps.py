@@ -45,9 +45,10 @@ def cmd_results(args):
             raise UsageError(f"--columns: no column(s) {', '.join(missing)}; the columns are "
                              f"{', '.join(map(str, df.columns))}")
         df = df[want]
-    if args.format == "csv":
+    fmt = "json" if args.json else args.format
+    if fmt == "csv":
         sys.stdout.write(df.to_csv(index=False))
-    elif args.format == "json":
+    elif fmt == "json":
         print(json.dumps({"store": str(args.store), "count": len(df),
                           # full precision (pandas' to_json rounds to 10 digits); NaN as null
                           "groups" if args.group_by else "runs":
@@ -94,6 +95,7 @@ def add_parsers(sub):
     p.add_argument("store")
     p.add_argument("--where", default=None, help="a pandas query on the columns, e.g. \"p >= 64 and alpha < 1\"")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--kind", default=None, help="only this job kind")
     p.add_argument("--status", choices=("done", "failed", "all"), default="done")
     p.add_argument("--sweep", default=None, help="only the runs of this sweep")

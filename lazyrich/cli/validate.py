@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .common import emit, worker_count
+from .common import count, emit, worker_count
 
 
 def cmd_validate(args):
@@ -54,7 +54,7 @@ def add_parsers(sub):
     p.add_argument("--report", default="validation-report", help="folder for report.md/.html, results.json, PNGs")
     p.add_argument("--strict", action="store_true", help="also exit non-zero when an empirical claim is refuted")
     p.add_argument("--notes", default=None, help="also write NOTES/validation.md from this report (e.g. notes)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the claims that run sweeps (default: one per core)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")

@@ -93,6 +93,12 @@ class SimulationConfig:
             raise SimulationError(f"t_first ({self.t_first}) must be below t_max ({self.t_max})")
         if self.grow <= 1:
             raise SimulationError(f"grow must exceed 1, got {self.grow}")
+        if self.max_wall is not None and not (math.isfinite(self.max_wall) and self.max_wall > 0):
+            raise SimulationError(f"max_wall must be finite and positive (seconds), got {self.max_wall}")
+        if not isinstance(self.track_neurons, (int, np.integer)) or self.track_neurons < 0:
+            raise SimulationError(f"track_neurons must be an integer >= 0, got {self.track_neurons!r}")
+        if self.d_par is not None and self.data != "cylinder":
+            raise SimulationError(f"d_par only applies to the cylinder model, not to {self.data!r}")
         for name in ("lr_first", "lr_second"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) and v > 0):

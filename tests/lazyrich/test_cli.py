@@ -48,7 +48,7 @@ def test_derive_components_and_loss(capsys):
     (["derive", "z-velocity", "--loss", "huber"], "unknown loss"),
     (["derive", "z-velocity", "--d", "0"], "--d must be a positive integer"),
     (["data", "stripe", "--p", "10", "--out", "x.npz"], "needs --p and --d"),
-    (["data", "stripe", "--p", "0", "--d", "2", "--out", "x.npz"], "p must be a positive integer"),
+    (["data", "stripe", "--p", "0", "--d", "2", "--out", "x.npz"], "--p: must be an integer >= 1"),
     (["data", "file", "--input", "/nonexistent.npz", "--out", "x.npz"], "no such file"),
     (["bench", "nonsense"], "unknown benchmark"),
 ])
