@@ -45,7 +45,6 @@ u_sym, udot_sym, uddot_sym = sp.Symbol("u", real=True), sp.Symbol("u_dot", real=
 chi_sym = sp.Symbol("chi", positive=True)
 eta_w, eta_a = sp.symbols("eta_w eta_a", positive=True)
 delta = sp.Symbol("delta", real=True)
-Syy = sp.Symbol("Sigma_yy", nonnegative=True)
 t = sp.Symbol("t", nonnegative=True)
 # the whitened reduction: beta* = B e, w = w_par e + rho e_perp (the flow never leaves that plane)
 B = sp.Symbol("B", positive=True)
@@ -56,7 +55,7 @@ lam1, q, w_perp2 = sp.Symbol("lambda_1", positive=True), sp.Symbol("q", real=Tru
 
 LATEX = {w: r"\mathbf{w}", Sxx: r"\Sigma_{xx}", Sxy: r"\Sigma_{xy}", x: r"\mathbf{x}", xp: r"\mathbf{x}'",
          beta_vec: r"\boldsymbol{\beta}", M0: "M_{0}", Mt: "M_{t}", eta_w: r"\eta_{w}", eta_a: r"\eta_{a}",
-         Syy: r"\Sigma_{yy}", w_par: r"w_{\parallel}", w_par0: r"w_{\parallel}(0)", rho0: r"\rho_{0}",
+         w_par: r"w_{\parallel}", w_par0: r"w_{\parallel}(0)", rho0: r"\rho_{0}",
          a0: "a_{0}", lam1: r"\lambda_{1}", w_perp2: r"|\mathbf{w}_{\perp}|^{2}", udot_sym: r"\dot{u}",
          uddot_sym: r"\ddot{u}"}
 
@@ -107,11 +106,6 @@ class exprel(sp.Function):
 
 def _symmetric(expr):
     return expr.subs(Sxx.T, Sxx)
-
-
-def _scalar(m):
-    """A 1 x 1 matrix expression as a scalar."""
-    return m[0, 0] if getattr(m, "shape", None) == (1, 1) else m
 
 
 def population_loss():

@@ -95,17 +95,18 @@ class ClaimResult:
         return self.verdict == "confirmed" if self.kind == "identity" else True
 
     def to_json(self) -> dict:
-        return _finite({**asdict(self), "passed": self.passed})
+        return json_safe({**asdict(self), "passed": self.passed})
 
 
-def _finite(obj):
-    """JSON-safe: NaN and infinities become None, numpy scalars and arrays become lists."""
+def json_safe(obj):
+    """Strict JSON: NaN and infinities become None, numpy scalars and arrays numbers and lists, paths
+    strings (Python's json writes NaN, which JSON does not have). Every --json output goes through it."""
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "tolist"):
-        return _finite(obj.tolist())
+        return json_safe(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, Path):

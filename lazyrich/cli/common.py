@@ -17,27 +17,11 @@ class Parser(argparse.ArgumentParser):
 
 def emit(args, payload: dict, text: str):
     if getattr(args, "json", False):
-        print(json.dumps(json_safe(payload), allow_nan=False))
+        from ..validation.claim import json_safe
+
+        print(json.dumps(json_safe(payload), allow_nan=False, default=float))
     else:
         print(text)
-
-
-def json_safe(obj):
-    """NaN and infinities as null, numpy scalars and arrays as numbers and lists: strict JSON, which
-    every parser reads (Python's default writes NaN, which JSON does not have)."""
-    import math
-
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return json_safe(obj.tolist())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return json_safe(float(obj)) if isinstance(obj, (int, float)) or hasattr(obj, "__float__") else str(obj)
 
 
 def count(minimum: int):

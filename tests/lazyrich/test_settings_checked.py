@@ -6,7 +6,7 @@ import math
 import pytest
 
 from lazyrich.cli import main
-from lazyrich.cli.common import json_safe
+from lazyrich.validation.claim import json_safe
 
 
 @pytest.mark.parametrize("argv, flag", [
