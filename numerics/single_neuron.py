@@ -189,7 +189,7 @@ def implicit_bias(problem: Problem) -> np.ndarray:
 
 def long_integration(problem: Problem, tol: float = 1e-13, t_max: float = 1e7) -> dict:
     """Integrate until |dbeta/dt| < tol |beta| (doubling the horizon), for the limits without closed form."""
-    horizon, state = 50.0, None
+    horizon = 50.0
     a0, w0 = problem.initial()
     state = np.concatenate([w0, [a0]])
     t_done = 0.0
