@@ -269,6 +269,8 @@ def neuron_positions(omega, b):
 def resolve_device(name: str) -> torch.device:
     """"auto" (cuda when there is one), "cpu", "cuda" or "cuda:N" as a torch device."""
     name = str(name)
+    if not (name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise DeviceError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -19,4 +19,8 @@ BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed
 def run_benchmark(name: str, quick: bool = False, device: str | None = None) -> dict:
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    if device is not None:  # a bad name fails here, in one line, not inside the benchmark
+        from ..numerics.network import resolve_device
+
+        resolve_device(device)
     return BENCHMARKS[name](quick=quick, device=device)

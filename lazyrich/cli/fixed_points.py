@@ -175,7 +175,7 @@ def add_parsers(sub):
     p.add_argument("--basins", type=int, default=0, help="integrate N starts and report basin fractions")
     p.add_argument("--seed", type=count(0), default=0, help="seed of the basin starts")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--digits", type=int, default=50, help="digits of the mpmath polish")
+    p.add_argument("--digits", type=count(15), default=50, help="digits of the mpmath polish")
     p.add_argument("--no-polish", action="store_true")
     p.add_argument("--max-vertices", type=int, default=30_000_000,
                    help="above this arrangement size, sample instead (the output says it may be incomplete)")

@@ -97,6 +97,9 @@ class SimulationConfig:
             raise SimulationError(f"max_wall must be finite and positive (seconds), got {self.max_wall}")
         if not isinstance(self.track_neurons, (int, np.integer)) or self.track_neurons < 0:
             raise SimulationError(f"track_neurons must be an integer >= 0, got {self.track_neurons!r}")
+        if self.test_file is not None and self.data in ("stripe", "sphere", "cylinder"):
+            raise SimulationError(f"test_file only applies to data from a file; the {self.data} model draws its own "
+                                  "test set (ptest)")
         if self.d_par is not None and self.data != "cylinder":
             raise SimulationError(f"d_par only applies to the cylinder model, not to {self.data!r}")
         for name in ("lr_first", "lr_second"):

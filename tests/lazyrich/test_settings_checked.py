@@ -24,6 +24,10 @@ from lazyrich.validation.claim import json_safe
     (["kpca", "x.npz", "--mi", "-1"], "--mi"),
     (["demo", "--h", "0"], "--h"),
     (["validate", "--seed", "-1"], "--seed"),
+    (["validate", "z-velocity", "--device", "tpu", "--report", "r"], "unknown device 'tpu'"),
+    (["bench", "z-velocity", "--device", "tpu"], "unknown device 'tpu'"),
+    (["simulate", "--data", "stripe", "--test", "t.npz", "--p", "8", "--h", "4"], "test_file only applies"),
+    (["fixed-points", "x.npz", "--sign-b", "1", "--sign-beta", "1", "--digits", "-5"], "--digits"),
 ])
 def test_meaningless_settings_are_refused(capsys, tmp_path, monkeypatch, argv, flag):
     monkeypatch.chdir(tmp_path)
