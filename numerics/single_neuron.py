@@ -86,9 +86,12 @@ class Problem:
         return self.sxx.shape[0]
 
     def initial(self) -> tuple[float, np.ndarray]:
-        """(a_0, w_0): a_0 > 0 with eta_w a_0^2 - eta_a |w_0|^2 = delta and a_0 w_0 = beta_0."""
-        kappa, bb = self.eta_w * self.eta_a, float(self.beta0 @ self.beta0)
-        a0 = math.sqrt((self.delta + math.sqrt(self.delta ** 2 + 4 * kappa * bb)) / (2 * self.eta_w))
+        """(a_0, w_0): a_0 > 0 with eta_w a_0^2 - eta_a |w_0|^2 = delta and a_0 w_0 = beta_0. The same
+        two conditions as a ReLU neuron's scale and imbalance (a the readout, |a| |w| = |beta_0|), so
+        network.balanced_norms solves them (without the cancellation of the direct root for delta < 0)."""
+        from .network import balanced_norms
+
+        _, a0 = balanced_norms(math.sqrt(float(np.linalg.norm(self.beta0))), self.delta, (self.eta_w, self.eta_a))
         return a0, self.beta0 / a0
 
     def isotropic(self) -> float | None:
