@@ -9,5 +9,5 @@ DERIVED = ("parameter-flow", "z-position", "z-velocity", "activation", "switchin
            "region-field", "fixed-point", "jacobian", "inversion", "sliding-equilibrium", "ntk-finite", "nngp",
            "ntk-infinite", "ntk-compressed", "loss-weight", "single-neuron-flow", "single-neuron-imbalance",
            "single-neuron-riccati", "single-neuron-trajectory", "single-neuron-implicit-bias", "single-neuron-ntk",
-           "one-step-gradient", "one-step-alignment")
+           "one-step-gradient", "one-step-alignment", "l2-representation-cost")
 LOSSES = ("hinge", "soft-hinge", "quadratic-hinge", "mse", "logistic")

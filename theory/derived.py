@@ -20,6 +20,7 @@ from . import infinite_width as IW
 from . import losses as L
 from . import symbols as S
 from . import vectors as V
+from . import l2_sparsity as L2
 from . import one_step as OS
 from . import single_neuron as SN
 from .compile import Compiled, MatrixCompiled, compile_expression
@@ -53,7 +54,7 @@ class Equation:
     def latex(self, d: int | None = None) -> str:
         rhs = self.explicit(d) if d is not None else self.display()
         if self.kind == "matrix":
-            return rf"{self.lhs} {self.relation} " + sp.latex(rhs, symbol_names={**SN.LATEX, **OS.LATEX})
+            return rf"{self.lhs} {self.relation} " + sp.latex(rhs, symbol_names={**SN.LATEX, **OS.LATEX, **L2.LATEX})
         return rf"{self.lhs} {self.relation} " + _latex(rhs, sums=self.sums)
 
     def compiled(self, backend: str):
@@ -515,6 +516,27 @@ def _one_step_alignment():
         "|s|^2 - mu_0*^2 - mu_1*^2 + noise^2.")
 
 
+# --------------------------------------------------------------------- L2 sparsity (second seed)
+def _l2_representation_cost():
+    cost, directions = L2.tight_cost()
+    bound, one_output = L2.neuron_bounds()
+    eqs = [("neuron", r"\min_{c>0} \left(c^{2}|\mathbf{w}|^{2} + c^{-2}|\mathbf{a}|^{2}\right)", L2.neuron_cost(), "neuron cost"),
+           ("cost", r"R(Y_{N})", cost, "R(Y_N)"), ("directions", r"n_{\mathrm{dir}}(Y_{N})", directions, "directions"),
+           ("finite", r"\lambda^{-1} \mathrm{cost}_{\lambda}", L2.finite_lambda_cost(), "cost/lambda"),
+           ("bound", r"n_{\max}", bound, "N(N+1)"), ("bound_one_output", r"n_{\max}^{(k=1)}", one_output, "N+1")]
+    return Derived(
+        "l2-representation-cost", "L2-regularised shallow ReLU nets: the neuron cost, the tight example, the bounds",
+        tuple(_m(*e) for e in eqs),
+        ("f(x) = sum_j a_j relu(w_j . x), no bias; L = (1/N) sum_mu |f(x_mu) - y_mu|^2 + lambda (|W|^2 + |A|^2)",
+         "tight example: X = I_N, Y_N = (N/2) I + adjacency of K_{N/2,N/2}, N even; lambda < 1/2"),
+        "Rescaling a neuron (c w, a/c) leaves its function alone, so its least cost is 2|a||w|, and R(Y) = min "
+        "2 sum_j |a_j||w_j| over networks with outputs Y. At X = I_N, R(Y) >= 2|Y|_*, with equality when Y is "
+        "completely positive. Y_N = sum over the N^2/4 edges of (e_i + e_j)(e_i + e_j)^T is PSD (eigenvalues N, "
+        "N/2, 0), so R(Y_N) = 2 tr Y_N = N^2, and AM-GM on each edge forces every minimiser onto the edge "
+        "directions. At finite lambda the nuclear-norm relaxation shrinks each eigenvalue by lambda N, which "
+        "gives the finite-lambda cost wherever the shrunk outputs stay completely positive.")
+
+
 CATALOGUE = {
     "parameter-flow": _parameter_flow,
     "z-position": _z_position,
@@ -540,6 +562,7 @@ CATALOGUE = {
     "single-neuron-ntk": _single_neuron_ntk,
     "one-step-gradient": _one_step_gradient,
     "one-step-alignment": _one_step_alignment,
+    "l2-representation-cost": _l2_representation_cost,
 }
 
 

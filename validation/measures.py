@@ -13,14 +13,15 @@ from functools import lru_cache
 import numpy as np
 
 from ..numerics import network as N
+from ..numerics import patterns as P
 
 SHELL = 0.2  # |z|/r* within 1 +- SHELL counts as "on the label sphere" of radius r*
 
 
 def activations(omega, b, X) -> np.ndarray:
-    """bool (h, p): neuron n active on training point mu (u > 0)."""
+    """bool (h, p): neuron n active on training point mu (numerics.patterns: u > 0 up to its tolerance)."""
     u = N.preactivations(np.asarray(omega, np.float64), np.asarray(b, np.float64), np.asarray(X, np.float64))
-    return u.T > 0
+    return P.active(u.T)
 
 
 def points(z, name: str = "z") -> np.ndarray:
@@ -126,13 +127,7 @@ def nn_angle_ratio(z) -> float:
 
 def pattern_groups(active) -> np.ndarray:
     """Sizes of the groups of identical rows of a bool (n, p) activation array (the talk's attractors)."""
-    active = np.asarray(active)
-    if active.ndim != 2:
-        raise ValueError(f"activations must have shape (neurons, points), got shape {active.shape}")
-    if len(active) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, counts = np.unique(np.packbits(active.astype(bool), axis=1), axis=0, return_counts=True)
-    return np.sort(counts)[::-1]
+    return P.group_sizes(P.group_labels(active))
 
 
 def z_clusters(z, tol: float) -> np.ndarray:

@@ -7,3 +7,4 @@ from . import sphere  # noqa: F401
 from . import digits  # noqa: F401
 from . import unbalanced  # noqa: F401
 from . import one_step  # noqa: F401
+from . import l2_sparsity  # noqa: F401
