@@ -31,9 +31,31 @@ def cmd_sweep(args):
     return 1 if report.failed else 0
 
 
+def cmd_store_check(args) -> int:
+    """--check: 0 when the store is sound, 3 when it is damaged; --repair: the damaged runs made pending."""
+    from ..sweep import check_store, repair_store
+
+    if args.repair:
+        out = repair_store(args.store)
+        problems = check_store(args.store)
+        payload = {"store": str(args.store), **out, "sound": not problems, "problems": problems}
+        text = (f"{args.store}: {len(out['pending'])} damaged run(s) made pending"
+                + (f"; the damaged write-ahead log moved to {out['wal_moved_to']}" if out["wal_moved_to"] else "")
+                + ("; the store is sound now: `lazyrich sweep` reruns the pending runs" if not problems
+                   else "; still damaged: " + "; ".join(problems)))
+    else:
+        problems = check_store(args.store)
+        payload = {"store": str(args.store), "sound": not problems, "problems": problems}
+        text = f"{args.store}: sound" if not problems else "\n".join([f"{args.store}: damaged"] + [f"  {p}" for p in problems])
+    emit(args, payload, text)
+    return 0 if not problems else 3
+
+
 def cmd_results(args):
     from ..sweep import results, summarize
 
+    if args.check or args.repair:
+        return cmd_store_check(args)
     status = None if args.status == "all" else args.status
     df = results(args.store, where=args.where, kind=args.kind, status=status, sweep=args.sweep)
     want = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
@@ -102,4 +124,6 @@ def add_parsers(sub):
     p.add_argument("--columns", default=None, help="comma-separated columns to show (with --group-by: to average)")
     p.add_argument("--group-by", default=None, help="comma-separated columns: mean, standard error and count of the "
                                                     "results over the runs of each group (over seeds, say)")
+    p.add_argument("--check", action="store_true", help="check the store's integrity: exit 0 when sound, 3 when damaged")
+    p.add_argument("--repair", action="store_true", help="make the damaged runs pending (the next sweep reruns them)")
     p.set_defaults(func=cmd_results)

@@ -21,7 +21,7 @@ from .store import Store
 
 __all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store",
            "StoreError", "Run", "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult",
-           "run_many", "RunsFailed"]
+           "run_many", "RunsFailed", "check_store", "repair_store"]
 
 
 def sweep(spec, store, **options) -> SweepReport:
@@ -78,6 +78,30 @@ def _flat(row: dict) -> dict:
     return out
 
 
+def check_store(store) -> list[str]:
+    """The damage in a store (empty when it is sound): ``lazyrich results STORE --check``."""
+    import sqlite3
+
+    from .errors import StoreDamaged
+    from .store import wal_header_problem
+
+    wal = wal_header_problem(Path(store) / "runs.sqlite-wal")
+    if wal:  # reading would silently drop the log: report it without opening
+        return [wal]
+    try:
+        with Store(store, create=False, readonly=True, verify=False) as st:
+            return st.check()
+    except sqlite3.DatabaseError as exc:
+        return [f"runs.sqlite: {exc}"]
+    except StoreDamaged as exc:
+        return exc.problems
+
+
+def repair_store(store) -> dict:
+    """Make the damaged runs of a store pending, so that the next sweep reruns them."""
+    return Store.repair_at(store)
+
+
 def results(store, where: str | None = None, kind: str | None = None, status: str | None = "done",
             sweep: str | None = None):
     """The runs of a store as a pandas DataFrame: one row per run, with its key, kind, status,
@@ -91,7 +115,7 @@ def results(store, where: str | None = None, kind: str | None = None, status: st
 
     if status not in (None, "done", "failed"):
         raise ValueError(f"status must be done, failed or None (all), got {status!r}")
-    with Store(store, create=False) as st:
+    with Store(store, create=False, readonly=True) as st:
         if sweep is not None and sweep not in {s["name"] for s in st.sweeps()}:
             raise StoreError(f"{store} has no sweep named {sweep!r}")
         rows = [_flat(r) for r in st.rows(kind=kind, status=status, sweep=sweep)]
@@ -141,5 +165,5 @@ def summarize(df, by, columns=None):
 
 def load_arrays(store, key: str) -> dict:
     """The numpy arrays a finished run saved (simulate: checkpoints and final parameters ...)."""
-    with Store(store, create=False) as st:
+    with Store(store, create=False, readonly=True) as st:
         return st.arrays(key)

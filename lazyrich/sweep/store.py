@@ -9,6 +9,11 @@ so a kill at any moment (SIGKILL included) leaves every committed run whole: at 
 array file without a row (rewritten when the run is redone) and the runs in flight lost.
 SQLite in WAL mode keeps the database consistent through a kill, and readers
 (``lazyrich results``) can query while a sweep writes.
+
+Damage from outside (a truncated, deleted or bit-flipped array file, garbage in the database or in
+its write-ahead log) is detected when a store is opened: every command that opens a damaged store
+stops with one line naming ``lazyrich results STORE --check``, which lists the damage (``check``),
+and ``--repair`` (``repair``), which makes the damaged runs pending, so that the next sweep reruns them.
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ import time
 
 import numpy as np
 
-from .errors import StoreError
+from .errors import StoreDamaged, StoreError
+
+WAL_MAGIC = (0x377F0682, 0x377F0683)  # little- and big-endian checksums (sqlite.org/fileformat2.html)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,20 +52,83 @@ CREATE TABLE IF NOT EXISTS sweep_runs (sweep TEXT, key TEXT, PRIMARY KEY (sweep,
 """
 
 
+def wal_header_problem(path: Path) -> str | None:
+    """What is wrong with a write-ahead log's 32-byte header, or None. SQLite silently ignores a WAL
+    whose header does not verify, and with it every run committed since the last checkpoint."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    head = path.read_bytes()[:32]
+    if len(head) < 32:
+        return f"{path.name} is truncated ({len(head)} bytes)"
+    words = np.frombuffer(head, dtype=">u4")
+    if int(words[0]) not in WAL_MAGIC:
+        return f"{path.name} is not an SQLite write-ahead log"
+    # the header checksum: SQLite's running sum over 32-bit words, in the byte order the magic names
+    native = "<u4" if int(words[0]) == WAL_MAGIC[0] else ">u4"
+    w = np.frombuffer(head[:24], dtype=native).astype(np.uint64)
+    s0 = s1 = 0
+    for i in range(0, 6, 2):
+        s0 = (s0 + int(w[i]) + s1) & 0xFFFFFFFF
+        s1 = (s1 + int(w[i + 1]) + s0) & 0xFFFFFFFF
+    if (s0, s1) != (int(words[6]), int(words[7])):
+        return f"{path.name} has a bad header checksum"
+    return None
+
+
 class Store:
-    def __init__(self, path, create: bool = True):
+    def __init__(self, path, create: bool = True, readonly: bool = False, verify: bool = True):
+        """Open (or create) a store. ``readonly``: never write (a store on a read-only disk can be read);
+        ``verify``: refuse a damaged store (StoreDamaged); ``results --check`` opens with verify=False."""
         self.path = Path(path)
         db = self.path / "runs.sqlite"
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.path} is a file, not a store directory")
         if not db.exists():
-            if not create:
+            if not create or readonly:
                 raise StoreError(f"no results store at {self.path} (expected {db})")
-            if self.path.exists() and not self.path.is_dir():
-                raise StoreError(f"{self.path} is a file, not a store directory")
-            self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db, timeout=60, isolation_level=None)  # autocommit; explicit transactions
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across a process kill
-        self.db.executescript(SCHEMA)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store {self.path}: {exc.strerror or exc}") from None
+        self.readonly = readonly or not os.access(self.path, os.W_OK) or not os.access(db, os.W_OK) and db.exists()
+        if verify:
+            wal = wal_header_problem(self.path / "runs.sqlite-wal")
+            if wal:
+                raise StoreDamaged(self._damaged_message([wal]), [wal])
+        try:
+            self.db = self._connect(db)
+            if verify:
+                problems = self.check(arrays=True)
+                if problems:
+                    raise StoreDamaged(self._damaged_message(problems), problems)
+        except sqlite3.DatabaseError as exc:
+            raise StoreDamaged(self._damaged_message([f"runs.sqlite: {exc}"]), [f"runs.sqlite: {exc}"]) from None
+
+    def _connect(self, db: Path):
+        if self.readonly:
+            # mode=ro needs the WAL's shared-memory file to be creatable; immutable=1 does not (nothing
+            # writes to a store on a read-only disk)
+            for flags in ("mode=ro", "mode=ro&immutable=1"):
+                try:
+                    conn = sqlite3.connect(f"{db.resolve().as_uri()}?{flags}", uri=True, timeout=60,
+                                           isolation_level=None)
+                    conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+                    return conn
+                except sqlite3.OperationalError as exc:
+                    if "no such table" in str(exc):
+                        raise sqlite3.DatabaseError("it holds no runs table") from None
+                    last = exc
+            raise StoreError(f"cannot open {db} read-only: {last}")
+        conn = sqlite3.connect(db, timeout=60, isolation_level=None)  # autocommit; explicit transactions
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across a process kill
+        conn.executescript(SCHEMA)
+        return conn
+
+    def _damaged_message(self, problems: list[str]) -> str:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return (f"the store {self.path} is damaged: {problems[0]}{more}; run `lazyrich results {self.path} --check` "
+                f"to list the damage, and `--repair` to make the damaged runs pending")
 
     def close(self):
         self.db.close()
@@ -77,6 +147,9 @@ class Store:
         leaves a stale lock behind."""
         import fcntl
 
+        if self.readonly:
+            raise StoreError(f"the store {self.path} is not writable (permissions or a read-only disk): a sweep "
+                             "cannot record its runs there")
         with open(self.path / ".lock", "a+") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -189,18 +262,67 @@ class Store:
         with np.load(self._array_path(key), allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
 
-    def check(self) -> list[str]:
-        """Problems found: SQLite's integrity check, and finished runs whose arrays do not load."""
-        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+    def check(self, arrays: bool = True) -> list[str]:
+        """Problems found: SQLite's integrity check, the write-ahead log's header, and (``arrays``)
+        finished runs whose array file is missing, truncated or fails its CRC (zipfile.testzip)."""
+        problems = [f"runs.sqlite: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+        wal = wal_header_problem(self.path / "runs.sqlite-wal")
+        problems += [wal] if wal else []
+        if arrays:
+            problems += [f"run {key}: {why}" for key, why in self.damaged_runs().items()]
+        return problems
+
+    def damaged_runs(self) -> dict[str, str]:
+        """{key: what is wrong} for the finished runs whose arrays cannot be read whole."""
+        import zipfile
+        import zlib
+
+        out = {}
         for key, names in self.db.execute("SELECT key, arrays FROM runs WHERE status = 'done'").fetchall():
-            want = json.loads(names or "[]")
+            want = sorted(json.loads(names or "[]"))
             if not want:
                 continue
-            try:
-                got = sorted(self.arrays(key))
-            except Exception as exc:  # noqa: BLE001 - any failure to read is a problem to report
-                problems.append(f"run {key}: arrays unreadable ({exc})")
+            path = self._array_path(key)
+            if not path.exists():
+                out[key] = f"array file {path.relative_to(self.path)} is missing"
                 continue
-            if got != want:
-                problems.append(f"run {key}: arrays {got}, expected {want}")
-        return problems
+            try:
+                with zipfile.ZipFile(path) as z:
+                    bad = z.testzip()
+                    got = sorted(n.removesuffix(".npy") for n in z.namelist())
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                out[key] = f"array file {path.relative_to(self.path)} is unreadable ({exc})"
+                continue
+            if bad is not None:
+                out[key] = f"array file {path.relative_to(self.path)} fails its CRC in {bad}"
+            elif got != want:
+                out[key] = f"array file {path.relative_to(self.path)} holds {got}, expected {want}"
+        return out
+
+    @classmethod
+    def repair_at(cls, path) -> dict:
+        """``lazyrich results STORE --repair``: a damaged write-ahead log moved aside first (opening the
+        database would discard it silently), then the damaged runs made pending."""
+        path = Path(path)
+        wal = path / "runs.sqlite-wal"
+        moved = None
+        if wal_header_problem(wal):
+            moved = wal.with_name("runs.sqlite-wal.damaged")
+            os.replace(wal, moved)
+            (path / "runs.sqlite-shm").unlink(missing_ok=True)
+        with cls(path, create=False, verify=False) as st:
+            out = st.repair()
+        return {**out, "wal_moved_to": None if moved is None else str(moved)}
+
+    def repair(self) -> dict:
+        """Make the damaged runs pending (their rows and array files removed: the next sweep reruns them)
+        and move a damaged write-ahead log aside. A damaged database itself cannot be repaired here."""
+        if self.readonly:
+            raise StoreError(f"{self.path} is read-only: it cannot be repaired")
+        damaged = self.damaged_runs()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in damaged])
+        for key in damaged:
+            self._array_path(key).unlink(missing_ok=True)
+        return {"pending": sorted(damaged)}
