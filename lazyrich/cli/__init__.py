@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import bench, data, derive, fixed_points, kernels, l2_sparsity, one_step, simulate, single_neuron, sweeps, validate
-from .common import Parser, UsageError
+from .common import Parser, UsageError, check_outputs
 
 # the order of the commands in ``lazyrich --help``
 GROUPS = (derive, data, simulate, fixed_points, kernels, single_neuron, one_step, l2_sparsity, validate, sweeps, bench)
@@ -35,6 +35,7 @@ def main(argv=None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        check_outputs(args)
         return args.func(args) or 0
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)

@@ -24,6 +24,25 @@ def emit(args, payload: dict, text: str):
         print(text)
 
 
+# where each command writes: (attribute, kind); "out" is a folder for simulate and learning-curve
+OUTPUTS = {"out": "file", "png": "file", "report": "dir", "notes": "dir", "store": "dir"}
+FOLDER_OUT = ("simulate", "learning-curve")
+READS_STORE = ("results",)  # the store argument that is read, not written
+
+
+def check_outputs(args) -> None:
+    """Before any work: every output path of the command can be written (numerics.data.files)."""
+    from ..numerics.data.files import check_output
+
+    for attr, kind in OUTPUTS.items():
+        value = getattr(args, attr, None)
+        if value is None or (attr == "store" and args.command in READS_STORE):
+            continue
+        if attr == "out" and args.command in FOLDER_OUT:
+            kind = "dir"
+        check_output(value, kind, f"--{attr}")
+
+
 def count(minimum: int):
     """An argparse type: an integer >= minimum (argparse names the flag in its one-line error)."""
     def parse(text):

@@ -20,9 +20,9 @@ def cmd_fixed_points(args):
     if args.g is None:
         g = ds.y  # every point still in the hinge loss: g = y (the early phase of training)
     else:
-        g = np.load(args.g)
-        if g.shape != (ds.p,):
-            raise UsageError(f"--g {args.g}: expected an array of shape ({ds.p},), got {g.shape}")
+        from ..numerics.data.files import read_array
+
+        g = read_array(args.g, "--g", shape=(ds.p,))
     field = NeuronField(ds.X, g, args.sign_b, args.sign_beta)
     t0 = time.perf_counter()
     result = find_equilibria(field, polish=not args.no_polish, digits=args.digits,
@@ -67,10 +67,9 @@ def cmd_continuation(args):
     ds = D.load(args.data)
 
     def weights(path, flag):
-        w = np.load(path)
-        if w.shape != (ds.p,):
-            raise UsageError(f"{flag} {path}: expected an array of shape ({ds.p},), got {w.shape}")
-        return w
+        from ..numerics.data.files import read_array
+
+        return read_array(path, flag, shape=(ds.p,))
 
     g = ds.y if args.g is None else weights(args.g, "--g")  # default: every point in the hinge loss
     if (args.point is None) == (args.g_to is None):

@@ -85,9 +85,9 @@ def cmd_kpca(args):
 
     ds = D.load(args.data)
     if args.kernel:
-        K = np.load(args.kernel, mmap_mode="r")
-        if K.shape != (ds.p, ds.p):
-            raise UsageError(f"--kernel {args.kernel} has shape {K.shape}; the data have p = {ds.p}")
+        from ..numerics.data.files import read_array
+
+        K = read_array(args.kernel, "--kernel", shape=(ds.p, ds.p), mmap=True)
         info = {"source": "file", "kernel": str(args.kernel)}
     else:
         K, info = kernel_source(args, ds.X)

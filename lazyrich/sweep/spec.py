@@ -180,11 +180,17 @@ def load_spec(path) -> tuple[str, dict, list[Run]]:
     """(name, parsed TOML, runs) of a specification file; the name defaults to the file's stem."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no sweep specification at {path}")
+        raise SpecError(f"no sweep specification at {path}")
+    if path.is_dir():
+        raise SpecError(f"{path} is a directory: give the sweep's TOML file (a store goes to --store)")
     try:
-        spec = tomllib.loads(path.read_text())
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not a text file (not UTF-8): a sweep specification is TOML") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
     name = spec.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise SpecError(f"name must be a non-empty string, got {name!r}")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import DataError, check_arrays
+from .files import read_array, read_npz
 
 
 @dataclass
@@ -44,33 +45,24 @@ class Dataset:
 
 
 def _read_array(path: Path, key: str):
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix in (".csv", ".txt"):
-        return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
+    if path.suffix in (".npy", ".csv", ".txt"):
+        arr = read_array(path, f"the {key} file", finite=False)  # check_arrays names NaN in X or y
+        return arr[:, None] if key == "X" and arr.ndim == 1 and path.suffix != ".npy" else arr
     raise DataError(f"cannot read {path.name!r} for {key}: use .npz, .npy, .csv or .txt")
 
 
 def from_files(inputs, labels=None, p: int | None = None, d: int | None = None) -> Dataset:
     """The user's own arrays: an .npz with X and y, or X and y in two .npy/.csv/.txt files."""
     inputs = Path(inputs)
-    if not inputs.is_file():
-        raise DataError(f"no such file: {inputs}")
     if inputs.suffix == ".npz":
-        with np.load(inputs, allow_pickle=False) as f:
-            missing = {"X", "y"} - set(f.files) if labels is None else {"X"} - set(f.files)
-            if missing:
-                raise DataError(f"{inputs.name} lacks the array(s) {sorted(missing)}; it has {f.files}")
-            X = f["X"]
-            y = f["y"] if labels is None else None
+        f = read_npz(inputs, "--input", keys=("X", "y") if labels is None else ("X",))
+        X = f["X"]
+        y = f["y"] if labels is None else None
     else:
         X = _read_array(inputs, "X")
         y = None
     if labels is not None:
-        labels = Path(labels)
-        if not labels.is_file():
-            raise DataError(f"no such file: {labels}")
-        y = _read_array(labels, "y")
+        y = _read_array(Path(labels), "y")
     if y is None:
         raise DataError(f"{inputs.name} holds no labels: pass the labels file too")
     X, y = check_arrays(X, y)
@@ -85,17 +77,10 @@ def from_files(inputs, labels=None, p: int | None = None, d: int | None = None) 
 
 def load(path) -> Dataset:
     """Read a dataset written by :meth:`Dataset.save` (or any .npz with X and y)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+    f = read_npz(path, "data", keys=("X", "y"))
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not {"X", "y"} <= set(f.files):
-                raise DataError(f"{path.name} must hold arrays X and y; it has {f.files}")
-            meta = json.loads(str(f["meta"])) if "meta" in f.files else {}
-            return Dataset(f["X"], f["y"], meta)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot read {path}: {exc}") from exc
+        meta = json.loads(str(f["meta"])) if "meta" in f else {}
+    except ValueError:
+        raise DataError(f"{path}: its meta entry is not JSON") from None
+    return Dataset(f["X"], f["y"], meta)
 

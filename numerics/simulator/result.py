@@ -66,11 +66,17 @@ class SimulationResult:
 
     @classmethod
     def load(cls, out) -> "SimulationResult":
+        from ..data.files import FileInputError, read_npz
+
         out = Path(out)
-        meta = json.loads((out / "result.json").read_text())
-        cfg = SimulationConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()})
-        with np.load(out / "results.npz", allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        if not (out / "result.json").is_file():
+            raise FileInputError(f"{out} holds no finished simulation (no result.json)")
+        try:
+            meta = json.loads((out / "result.json").read_text())
+            cfg = SimulationConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FileInputError(f"{out / 'result.json'} is damaged ({type(exc).__name__}: {exc})") from None
+        arrays = read_npz(out / "results.npz", "simulation result")
         return cls(cfg, arrays, [n["stop_reason"] for n in meta["networks"]], meta["wall_s"], str(out), meta["device"])
 
 

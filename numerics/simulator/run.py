@@ -100,10 +100,12 @@ def simulate(cfg: SimulationConfig, out=None, resume: bool = False, progress: bo
         state_file = out / "state.pt"
         if state_file.exists() and not resume:
             raise SimulationError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+        if resume and state_file.exists():  # read before anything is written: a damaged state changes nothing
+            from ..data.files import read_torch
+
+            run.load_state(read_torch(state_file, "--resume"))
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-        if resume and state_file.exists():
-            run.load_state(torch.load(state_file, weights_only=False))
     t_start = time.perf_counter()
     elapsed = lambda: run.wall_before + time.perf_counter() - t_start  # noqa: E731
     save = (lambda: _save_state(run, out, elapsed())) if out is not None else (lambda: None)
