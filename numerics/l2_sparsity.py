@@ -102,9 +102,9 @@ def _minimise(W, A, X, Y, cfg: L2Config, max_iter: int | None = None) -> tuple[n
 
     h, d = W.shape
 
-    def fun(theta):
+    def fun(theta):  # L/lam: the cost term is O(1) whatever lam, so L-BFGS's stopping tests stay meaningful
         value, dW, dA = loss_and_gradient(theta[:h * d].reshape(h, d), theta[h * d:].reshape(h, -1), X, Y, cfg.lam)
-        return value, np.concatenate([dW.ravel(), dA.ravel()])
+        return value / cfg.lam, np.concatenate([dW.ravel(), dA.ravel()]) / cfg.lam
 
     theta0 = np.concatenate([W.ravel(), A.ravel()])
     max_iter = max_iter or cfg.max_iter

@@ -8,6 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 
+# The largest and smallest |x| a data point may have. The neuron field (d + 2 x.z) z - |z|^2 x is not
+# scale-invariant: its equilibria move like d/|x| (notes/fixed_points.md, "Scale"), so |x|^2 and |z*|^2 ~
+# d^2/|x|^2 must both be float64 numbers; the training flow's gradients carry the same products.
+SCALE_RANGE = (1e-150, 1e150)
+
+
 class DataError(ValueError):
     """A dataset that cannot be used: bad shapes, NaN or infinite values, labels other than +-1."""
 
@@ -27,6 +33,13 @@ def check_inputs(X, error=DataError) -> np.ndarray:
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise error(f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
+    norms = np.sqrt(np.sum((X / max(np.abs(X).max(), 1e-300)) ** 2, axis=1)) * max(np.abs(X).max(), 1e-300)
+    nonzero = norms[norms > 0]
+    lo, hi = SCALE_RANGE
+    if len(nonzero) and (nonzero.min() < lo or nonzero.max() > hi):
+        raise error(f"the points' norms span [{nonzero.min():.3g}, {nonzero.max():.3g}], outside [{lo:g}, {hi:g}]: "
+                    "the field of a neuron is not scale-invariant (its equilibria move like d/|x|) and float64 "
+                    "cannot hold |x|^2 and d^2/|x|^2 there; rescale the data")
     return X
 
 

@@ -100,7 +100,7 @@ def integrate(f: NeuronField, z0, *, max_steps: int = 20_000, frac: float = 0.05
         prev_side[idx], last_flip[idx] = side, flip
         _stick(sticky, last_flip, idx, chatter)
         dead = (speed == 0) & ~used.any(1)
-        for mask, name in ((dead, "dead"), (size > escape * fl.R, "escaped"), (size < origin * fl.R, "origin")):
+        for mask, name in ((dead, "dead"), (size > escape * fl.R_far, "escaped"), (size < origin * fl.R, "origin")):
             if bool(mask.any()):
                 j = idx[mask]
                 running[j] = False
@@ -120,6 +120,9 @@ class _Filippov:
     def __init__(self, f: NeuronField, dev):
         T = torch.float64
         self.f, self.dev, self.d, self.p, self.R = f, dev, f.d, f.p, f.scale
+        # the field has two lengths, |x| and d/|x| (its regular equilibria sit near d/|x| when the data
+        # are small, notes/fixed_points.md "Scale"): a neuron escapes only beyond the larger
+        self.R_far = max(f.scale, f.d / f.scale)
         self.X = torch.as_tensor(f.X, dtype=T, device=dev)
         self.g = torch.as_tensor(f.g, dtype=T, device=dev)
         self.gx = self.g[:, None] * self.X

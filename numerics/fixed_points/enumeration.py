@@ -222,7 +222,7 @@ class _Enumeration:
                 rows = p if isinstance(sub, slice) else sub[p]
                 z = [ti[p] * np.take(c.gT[i], rows) for ti, i in zip(t, Si)]
                 dm = sum(zi * np.take(c.xc[:, i], rows, axis=1) for zi, i in zip(z, Si))
-            passed.append((mask, rows, ill[p], sum(z), dm))
+                passed.append((mask, rows, ill[p], sum(z), dm))  # ill faces' inf - inf: sent on unscreened
         if passed:
             self.sliding_candidates(c, G_all, m_all, passed)
 
@@ -240,6 +240,9 @@ class _Enumeration:
             G, m = cols(G_all) + dG, cols(m_all) + dm
             unscreened = ill | ~(np.abs(G) > ILL * self.gscale) | ~np.isfinite(m).all(0)
             G = np.where(unscreened, 1.0, G)
+            # an ill-conditioned face's m is inf - inf; it goes to the reference computation unscreened,
+            # so its placeholder only has to be finite
+            m = np.where(unscreened, 0.0, m)
             w = np.asarray(self.wstar(m_A=m.T, G=G, d=self.d)).reshape(len(rows), self.r)
             ok = ~unscreened & self.side_ok(c, w.T, G, cols, cols(c.realT) & ~self.subsets_T[:, S_of_row])
         ok[ok] = self.probe_ok(B, rows[ok], w[ok], G[ok])

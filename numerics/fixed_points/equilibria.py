@@ -144,10 +144,46 @@ def _neutral_sets(f: NeuronField, red: Reduced, info: dict, n_directions=4096) -
 
 
 # ------------------------------------------------------------------------------ driver
-def find_equilibria(f: NeuronField, *, tol: float = 1e-9, max_vertices: int = MAX_VERTICES,
-                    polish: bool = True, digits: int = 50, certify: bool | None = None,
-                    progress: bool = False, fallback_samples: int = 20_000, seed: int = 0) -> FixedPoints:
-    """All equilibria of the neuron field ``f`` (see the module docstring)."""
+RESIDUAL_TOL = 1e-8
+
+
+def relative_residual(f: NeuronField, e: "Equilibrium") -> float:
+    """The polished residual over the size of the terms it cancels: F's summands
+    |g| ((d + 2|x.z|)|z| + |z|^2 |x|)/(d p) and, on surfaces, S's terms |z|^2 + |z.x| at z. Scale-free,
+    so that the same threshold holds for data of any size."""
+    if e.residual is None:
+        return 0.0
+    z = np.asarray(e.z, dtype=np.float64)
+    nz, nx, xz = np.linalg.norm(z), np.linalg.norm(f.X, axis=1), np.abs(f.X @ z)
+    field = np.sum(np.abs(f.g) * ((f.d + 2 * xz) * nz + nz ** 2 * nx)) / (f.d * f.p)
+    surface = max((nz ** 2 + xz[list(e.surfaces)]).max(), 0.0) if len(e.surfaces) else 0.0
+    scale = max(field, surface)
+    return float(e.residual / scale) if scale > 0 else float(e.residual)
+
+
+def find_equilibria(f: NeuronField, **options) -> FixedPoints:
+    """All equilibria of the neuron field ``f`` (see the module docstring and ``_find`` for the options).
+
+    A float64 overflow or invalid operation anywhere in the enumeration that is not deliberately
+    ignored (ill-conditioned faces are) marks the answer incomplete: at extreme data scales the
+    screening's products can overflow and drop faces, and that must not pass as complete."""
+    events = []
+    old = np.seterrcall(lambda kind, flag: events.append(kind))
+    try:
+        with np.errstate(over="call", invalid="call"):
+            out = _find(f, **options)
+    finally:
+        np.seterrcall(old)
+    if events and out.complete:
+        out.complete = False
+        out.notes.append(f"float64 {sorted(set(events))[0]} during the enumeration (data scale "
+                         f"{f.scale:.3g}): faces may have been dropped, so the answer is not complete")
+    return out
+
+
+def _find(f: NeuronField, *, tol: float = 1e-9, max_vertices: int = MAX_VERTICES,
+          polish: bool = True, digits: int = 50, certify: bool | None = None,
+          progress: bool = False, fallback_samples: int = 20_000, seed: int = 0) -> FixedPoints:
     t0 = time.perf_counter()
     red = reduce_field(f)
     q, r = red.x.shape
@@ -188,6 +224,11 @@ def find_equilibria(f: NeuronField, *, tol: float = 1e-9, max_vertices: int = MA
     t2 = time.perf_counter()
     if polish and eqs:
         polish_all(f, eqs, digits=digits, certify=certify)
+        bad = [i for i, e in enumerate(eqs) if relative_residual(f, e) > RESIDUAL_TOL]
+        if bad:  # an answer that failed is never reported complete
+            complete = False
+            notes.append(f"{len(bad)} equilibri{'um' if len(bad) == 1 else 'a'} ({', '.join(map(str, bad))}) did not "
+                         f"polish below a relative residual of {RESIDUAL_TOL:g}: the enumeration is not verified")
     t3 = time.perf_counter()
     neutral = _neutral_sets(f, red, info)
     timing = {"enumerate_s": t1 - t0, "classify_s": t2 - t1, "polish_s": t3 - t2,
