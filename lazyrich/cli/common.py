@@ -82,14 +82,23 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         raise UsageError(f"--seeds must look like 0:8 or 0,3,5, got {text!r}") from None
     if not seeds:
         raise UsageError(f"--seeds {text} selects no seed")
+    if min(seeds) < 0:
+        raise UsageError(f"--seeds must be non-negative, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text} repeats a seed")
     return seeds
 
 
 def parse_floats(text: str, flag: str) -> tuple[float, ...]:
+    import math
+
     try:
-        return tuple(float(v) for v in text.split(","))
+        values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"{flag} must be a number or a comma-separated list, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{flag} must be finite numbers, got {text!r}")
+    return values
 
 
 def parse_sign(value):

@@ -9,11 +9,17 @@ from ..theory.catalogue import DERIVED, LOSSES
 from .common import UsageError, count, emit
 
 
+MAX_EXPLICIT_D = 50
+
+
 def cmd_derive(args):
     from ..theory import derive
 
     if args.d is not None and args.d < 1:
         raise UsageError(f"--d must be a positive integer, got {args.d}")
+    if args.d is not None and args.d > MAX_EXPLICIT_D:
+        raise UsageError(f"--d {args.d}: explicit components are printed for d <= {MAX_EXPLICIT_D} (their size grows "
+                         f"like d^2; the Jacobian at d = 50 takes 7 s); without --d every object holds in any dimension")
     obj = derive(args.name, loss=args.loss)
     fmt = "json" if args.json else args.format
     if fmt == "json":

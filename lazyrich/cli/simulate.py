@@ -7,9 +7,20 @@ from ..theory.catalogue import LOSSES
 from .common import add_imbalance_arguments, count, emit, imbalance_settings, parse_floats, parse_seeds, positive_float
 
 
+def sizes(args) -> tuple[int, int]:
+    """(p, d): the flags, else 1024 and 5 for a built-in model and the file's own for a data file."""
+    if args.data in ("stripe", "sphere", "cylinder") or (args.p is not None and args.d is not None):
+        return args.p or 1024, args.d or 5
+    from ..numerics.data import load
+
+    ds = load(args.data)
+    return args.p or ds.p, args.d or ds.d
+
+
 def cmd_simulate(args):
     from ..numerics.simulator import SimulationConfig, simulate
 
+    args.p, args.d = sizes(args)
     cfg = SimulationConfig(
         data=args.data, d=args.d, p=args.p, ptest=args.ptest, d_par=args.d_par, data_seed=args.data_seed, h=args.h,
         alphas=parse_floats(args.alpha, "--alpha"), loss=args.loss, seeds=parse_seeds(args.seeds), device=args.device,
@@ -38,8 +49,8 @@ def cmd_simulate(args):
 def add_parsers(sub):
     p = sub.add_parser("simulate", help="train an ensemble of networks by gradient flow (CPU or GPU)")
     p.add_argument("--data", default="stripe", help="stripe, sphere, cylinder, or an .npz with X and y")
-    p.add_argument("--d", type=int, default=5)
-    p.add_argument("--p", type=int, default=1024)
+    p.add_argument("--d", type=count(1), default=None, help="input dimension (default 5; a data file's own)")
+    p.add_argument("--p", type=count(1), default=None, help="training points (default 1024; all of a data file's)")
     p.add_argument("--ptest", type=int, default=8192, help="test points (built-in models)")
     p.add_argument("--test", help="an .npz test set, when --data is a file")
     p.add_argument("--d-par", type=int, help="cylinder: informative dimensions (default 2)")

@@ -117,7 +117,10 @@ def _simulate_batch(batch: list[dict], device: str) -> list[JobResult]:
 
 
 def _check_simulate(params: dict):
+    from ..numerics.simulator.config import check_files
+
     cfg = _simulation_config(params)
+    check_files(cfg)
     params["loss"] = cfg.loss  # the canonical loss name, so that "Hinge" and "hinge" are one run
 
 

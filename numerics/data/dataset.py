@@ -45,6 +45,8 @@ class Dataset:
 
 
 def _read_array(path: Path, key: str):
+    if not path.is_file():
+        raise DataError(f"the {key} file: {'is a directory' if path.is_dir() else 'no such file'}: {path}")
     if path.suffix in (".npy", ".csv", ".txt"):
         arr = read_array(path, f"the {key} file", finite=False)  # check_arrays names NaN in X or y
         return arr[:, None] if key == "X" and arr.ndim == 1 and path.suffix != ".npy" else arr

@@ -55,6 +55,8 @@ def kernel_pca(K, y, top: int | None = None, center: bool = False, mi_components
     """
     y = check_labels(y, None, KernelMachineError)
     p = y.shape[0]
+    if p < 2:
+        raise KernelMachineError(f"kernel PCA needs at least 2 points, got p = {p}")
     K = check_kernel(K, (p, p), "K")
     asym = np.abs(K - K.T).max()
     if asym > 1e-8 * max(1.0, np.abs(K).max()):

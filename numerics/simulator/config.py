@@ -16,6 +16,9 @@ STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
 KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None}
 
 
+ALPHA_RANGE = (1e-8, 1e12)  # where the alpha-trick's flow is resolvable in float64 (see the message below)
+
+
 class SimulationError(ValueError):
     """A bad simulation setting (sizes, loss, device, tolerances, output folder)."""
 
@@ -77,6 +80,11 @@ class SimulationConfig:
             raise SimulationError("seeds is empty: give at least one network seed")
         if not self.alphas or any(not math.isfinite(a) or a <= 0 for a in self.alphas):
             raise SimulationError(f"alpha must be finite and positive, got {self.alphas}")
+        lo, hi = ALPHA_RANGE
+        if any(not lo <= a <= hi for a in self.alphas):
+            raise SimulationError(f"alpha must lie in [{lo:g}, {hi:g}], got {self.alphas}: below, the weights must grow "
+                                  "like 1/alpha and the flow diverges in float64 (measured at 1e-10); above, the change "
+                                  "f - f0 ~ 1/alpha sinks below float64's resolution of f0")
         try:
             self.loss = canonical_loss(self.loss)
         except ValueError as exc:
@@ -133,6 +141,16 @@ class SimulationConfig:
             if out[name] == default:
                 del out[name]
         return out
+
+
+def check_files(cfg: SimulationConfig) -> None:
+    """The configuration's data files exist (a sweep checks this before any run; a saved result is
+    loaded without its data, so SimulationConfig itself does not)."""
+    from pathlib import Path
+
+    for flag, name in (("data", cfg.data), ("test_file", cfg.test_file)):
+        if name is not None and name not in ("stripe", "sphere", "cylinder") and not Path(name).is_file():
+            raise SimulationError(f"{flag}: no such file: {name} (or use a built-in model: stripe, sphere, cylinder)")
 
 
 def build_datasets(cfg: SimulationConfig) -> tuple[Dataset, Dataset | None]:

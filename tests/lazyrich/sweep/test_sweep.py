@@ -174,10 +174,13 @@ def test_a_store_takes_one_sweep_at_a_time(tmp_path):
 
 
 def test_failures_are_recorded_and_retried_on_request(tmp_path):
-    spec = {"job": {"kind": "simulate", "fixed": {**TINY_NET, "data": str(tmp_path / "missing.npz")}}}
+    # a file that exists (checked before any run) but is too small for the run's p: it fails as a run
+    small = tmp_path / "small.npz"
+    np.savez(small, X=np.random.default_rng(0).standard_normal((5, 3)), y=np.array([1.0, -1, 1, -1, 1]))
+    spec = {"job": {"kind": "simulate", "fixed": {**TINY_NET, "data": str(small)}}}
     store = tmp_path / "store"
     report = sweep(spec, store, workers=1, progress=False)
-    assert report.failed == 1 and "missing.npz" in report.failures[0][2]
+    assert report.failed == 1 and "holds 5 points" in report.failures[0][2]
     (row,) = Store(store).rows(status="failed")
     assert "Traceback" in row["error"] and row["attempts"] == 1
     assert sweep(spec, store, workers=1, progress=False).ran == 0  # skipped unless asked
