@@ -58,6 +58,7 @@ class Equilibrium:
     certified: bool | None = None  # python-flint ball-arithmetic proof, None if not attempted
     z_mp: list | None = None  # polished coordinates as decimal strings
     basin: float | None = None
+    boundary: list = field(default_factory=list)  # surfaces it lies on with lambda 0 or 1 (off its sliding set)
 
     def to_json(self) -> dict:
         return {
@@ -71,6 +72,7 @@ class Equilibrium:
             "basin": None if self.basin is None else float(self.basin),
             "type": self.type,
             "attracting": bool(self.attracting),
+            "boundary": list(map(int, self.boundary)),
             "lambda": [float(v) for v in self.lam],
             "unique": bool(self.unique),
             "certified": self.certified,
@@ -251,17 +253,52 @@ def _build(f, red, found: Candidates, tol) -> list[Equilibrium]:
         surf = np.concatenate([red.groups[j] for j in Ds]).astype(int) if len(Ds) else np.zeros(0, dtype=int)
         lam_full = np.concatenate([np.full(len(red.groups[j]), l) for j, l in zip(Ds, lam)]) if len(Ds) else np.zeros(0)
         order = np.argsort(surf)
-        kept.append((z, surf[order], lam_full[order]))
-    infos = [local_data(f, z, surf, lam_full) for z, surf, lam_full in kept]
+        kept.append(_on_boundary(f, z, surf[order], lam_full[order]))
+    infos = [local_data(f, z, surf, lam_full, active) for z, surf, lam_full, active, _ in kept]
     # the transversal attraction of every sliding candidate in one batch
     attracting = attracting_many([i.pop("c") for i in infos], [i.pop("C") for i in infos],
                                   [i.pop("wts") for i in infos])
-    eqs = [Equilibrium(z=z, kind="sliding" if len(surf) else "regular", surfaces=surf.tolist(),
-                       lam=lam_full.tolist(), **finish(info, a))
-           for (z, surf, lam_full), info, a in zip(kept, infos, attracting)]
+    eqs = []
+    for (z, surf, lam_full, _, boundary), info, a in zip(kept, infos, attracting):
+        # on a surface whose point carries lambda = 0 or 1 the equilibrium is a zero of one side's field;
+        # the other side's flow must also point towards the surface for it to be stable (one-sided otherwise)
+        one_sided = bool(len(boundary)) and not _other_sides_attract(f, z, boundary)
+        out = finish(info, a and not one_sided)
+        if one_sided and (info["eigenvalues"].real < 0).all():
+            out["type"] = "stable node, attracting from one side only"
+        eqs.append(Equilibrium(z=z, kind="sliding" if len(surf) else "regular", surfaces=surf.tolist(),
+                               lam=lam_full.tolist(), boundary=boundary, **out))
     # stable first, then by distance from the origin: a stable order for reports and tests
     eqs.sort(key=lambda e: (not e.stable, e.kind, float(np.linalg.norm(e.z))))
     return eqs
+
+
+LAM_TOL = 1e-9  # a Filippov weight within this of 0 or 1 is that end: the point sits off the sliding set
+
+
+def _on_boundary(f, z, surf, lam):
+    """(z, surfaces, lambda, active, boundary): surfaces whose lambda is 0 or 1 up to LAM_TOL leave the
+    sliding set; their points count as inactive (0) or active (1), and they are listed as ``boundary``.
+    One consistent rule for an equilibrium exactly on a switching surface, such as a regular node of one
+    region that lies on another point's sphere."""
+    lam = np.asarray(lam, dtype=np.float64)
+    at0, at1 = np.abs(lam) <= LAM_TOL, np.abs(lam - 1) <= LAM_TOL
+    edge = at0 | at1
+    if not edge.any():
+        return z, surf, lam, None, []
+    active = f.argument(z[None])[0] > 0
+    active[surf] = False
+    active[surf[at1]] = True
+    return z, surf[~edge], lam[~edge], active, sorted(map(int, surf[edge]))
+
+
+def _other_sides_attract(f, z, boundary) -> bool:
+    """Across each boundary surface the field differs by the point's own field g_i f_i: the flow on the
+    far side points back to the surface iff sign_b n_i . g_i f_i(z) < 0 (the same sign condition for
+    lambda = 0 and lambda = 1, as the transversal system's diagonal C_ii)."""
+    n = f.normals(z, boundary)
+    B = f.point_fields(z, boundary)
+    return bool((f.sign_b * np.einsum("ij,ij->i", n, B) < 0).all())
 
 
 def _progress(total, enabled):

@@ -74,3 +74,30 @@ def test_basins_find_the_enumerated_node_at_small_scales(scale):
     assert node > 100 * f.scale  # far outside the data, as derived
     B = basins(f, fp.equilibria, n=100, seed=0)
     assert B.counts["converged"] == 100 and (B.assigned >= 0).all()
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(0.5, 2.0), st.floats(0, 6.28), st.floats(-2, 2).filter(lambda t: abs(t) > 0.3),
+       st.floats(1.5, 3.0), st.sampled_from([1.0, -1.0]))
+def test_a_node_exactly_on_another_points_sphere_is_classified_as_the_basins_find_it(r, angle, t, c, y1):
+    """Data built degenerate: region {x0}'s regular node z* = -d x0/|x0|^2 lies exactly on x1's switching
+    sphere (x1 = z* + t u, u orthogonal to z*), and x2 = c z* is inactive there. The equilibrium at z*
+    is regular with boundary [1]; when random starts end there, it is not called repelling."""
+    from lazyrich.numerics.fixed_points.basins import basins
+
+    x0 = r * np.array([np.cos(angle), np.sin(angle)])
+    zs = -2 * x0 / (x0 @ x0)
+    u = np.array([-zs[1], zs[0]]) / np.linalg.norm(zs)
+    X = np.array([x0, zs + t * u, c * zs])
+    f = NeuronField(X, np.array([1.0, y1, -1.0]), 1, 1)
+    fp = find_equilibria(f)
+    at = [i for i, e in enumerate(fp.equilibria) if np.linalg.norm(e.z - zs) < 1e-9 * (1 + np.linalg.norm(zs))]
+    assert len(at) == 1
+    e = fp.equilibria[at[0]]
+    assert e.kind == "regular" and e.boundary == [1] and e.surfaces == []
+    B = basins(f, fp.equilibria, n=200, seed=0)
+    share = float(np.mean(B.assigned == at[0]))
+    if share >= 0.02:
+        assert e.stable or e.type.startswith("stable node"), (e.type, share)
+    if e.stable:
+        assert share > 0, e.type
