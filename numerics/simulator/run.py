@@ -167,7 +167,39 @@ def _integrate(run: _Run, progress, t_start, save):
         bar.close()
 
 
+@contextmanager
+def _interrupts_between_steps():
+    """SIGINT takes effect between two steps, never inside one: a step updates the parameters, the
+    clock and the step counters one after the other, and an interrupt landing between them would save
+    a state whose counters are one off. Yields the check to call between steps. Only the main thread
+    can take signals, and a handler someone else installed (a sweep worker's) is left alone."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield lambda: None
+        return
+    pending = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+
+    def check():
+        if pending:
+            pending.clear()
+            raise KeyboardInterrupt
+
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _loop(run, live, theta, alpha, f0, bar, t_start, save):
+    with _interrupts_between_steps() as between_steps:
+        _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps)
+
+
+def _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps):
     cfg, K = run.cfg, run.cfg.checkpoints
     last_save = time.perf_counter()
 
@@ -181,6 +213,7 @@ def _loop(run, live, theta, alpha, f0, bar, t_start, save):
     try:
         vel, f, m, _ = flow(theta)
         while live.numel():
+            between_steps()  # a deferred SIGINT lands here, where state, clocks and counters agree
             t, dt = run.t[live], run.dt[live]
             t_next = run.t_ckpt[run.next_k[live].clamp_max(K - 1)]
             at_end = run.next_k[live] >= K
