@@ -17,6 +17,8 @@ Kinds (``lazyrich sweep --kinds`` prints each with its defaults):
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from dataclasses import asdict, dataclass, field, fields
 import json
 from typing import Callable
@@ -211,14 +213,32 @@ def _check_signs(params: dict):
 
 
 # ------------------------------------------------------------------------------------ kernel
+@contextmanager
+def _one_thread():
+    """torch and the BLAS/LAPACK under numpy on one thread: their reductions' order, and so a result's
+    last bits, depend on the thread count, which follows the sweep's --workers. One thread makes a run
+    key's result the same whatever the worker count (the kernel job's cost is one eigen-decomposition)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _kernel(params: dict, device: str) -> JobResult:
     from ..numerics.data import make
     from ..numerics.kernels.kernel_pca import kernel_pca
     from ..numerics.kernels.ntk import analytic_kernel
 
     ds = make(params["model"], params["p"], params["d"], params["seed"], d_par=params["d_par"])
-    K = analytic_kernel(ds.X, kind=params["kernel"], device=device).cpu().numpy()
-    res = kernel_pca(K, ds.y, center=params["center"], mi_components=0)
+    with _one_thread():
+        K = analytic_kernel(ds.X, kind=params["kernel"], device=device).cpu().numpy()
+        res = kernel_pca(K, ds.y, center=params["center"], mi_components=0)
     top = min(params["top"], res.eigenvalues.size)
     scalars = {"rank_half_label": res.rank_reaching(0.5), "rank_90pc_label": res.rank_reaching(0.9),
                "label_in_top": float(res.cumulative[top - 1]), "top_eigenvalue": float(res.eigenvalues[0]),

@@ -161,3 +161,12 @@ def test_a_store_opened_read_only_refuses_to_take_a_sweep(pristine):
         assert len(st.rows()) == 3
         with pytest.raises(StoreError, match="not writable"), st.writing():
             pass
+
+
+def test_kernel_results_do_not_depend_on_the_worker_count(tmp_path):
+    spec = {"name": "k", "job": [{"kind": "kernel", "fixed": {"model": "stripe", "d": 5}, "grid": {"p": [150, 200]}}]}
+    sweep(spec, tmp_path / "one", workers=1, progress=False)
+    sweep(spec, tmp_path / "two", workers=2, progress=False)
+    a, b = (results(tmp_path / w).drop(columns=["seconds", "finished", "worker"]).sort_values("key").reset_index(drop=True)
+            for w in ("one", "two"))
+    assert a.equals(b)
