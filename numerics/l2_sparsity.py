@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import patterns as P
+from ..theory.errors import LazyrichError
 
 PRUNE = 1e-6  # a neuron with 2|a||w| below PRUNE times the largest is pruned
 MERGE_ANGLE = 1e-3  # neurons of one pattern with input directions closer than this (radians) are merged
@@ -40,7 +41,7 @@ ROUNDS = 8
 FIRST_ROUND = 2000
 
 
-class L2Error(ValueError):
+class L2Error(LazyrichError):
     """A bad L2-sparsity setting (sizes, lambda, data)."""
 
 

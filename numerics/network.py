@@ -27,9 +27,10 @@ from ..theory import losses as L
 from ..theory import symbols as S
 from ..theory.compile import elementwise
 from ..theory.derived import derive
+from ..theory.errors import LazyrichError
 
 
-class DeviceError(ValueError):
+class DeviceError(LazyrichError):
     """A device that cannot be used (cuda asked for without a CUDA device)."""
 
 

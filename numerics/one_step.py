@@ -19,12 +19,13 @@ import torch
 
 from ..theory import one_step as T
 from ..theory.derived import derive
+from ..theory.errors import LazyrichError
 
 SCALINGS = ("const", "sqrt-h")
 RIDGE_GRID = tuple(np.logspace(-6, 3, 28))
 
 
-class OneStepError(ValueError):
+class OneStepError(LazyrichError):
     """A bad one-step setting (sizes, teacher, scaling, noise)."""
 
 

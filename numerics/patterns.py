@@ -10,6 +10,7 @@ integrators hold it) counts as inactive there.
 from __future__ import annotations
 
 import numpy as np
+from ..theory.errors import LazyrichError
 
 PATTERN_TOL = 1e-9
 
@@ -18,11 +19,11 @@ def active(u, tol: float = PATTERN_TOL) -> np.ndarray:
     """bool (n, p) from pre-activations u (n, p)."""
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2:
-        raise ValueError(f"pre-activations must have shape (neurons, points), got shape {u.shape}")
+        raise LazyrichError(f"pre-activations must have shape (neurons, points), got shape {u.shape}")
     if not np.isfinite(u).all():
-        raise ValueError("pre-activations contain NaN or infinite values")
+        raise LazyrichError("pre-activations contain NaN or infinite values")
     if not tol >= 0:
-        raise ValueError(f"the pattern tolerance must be >= 0, got {tol}")
+        raise LazyrichError(f"the pattern tolerance must be >= 0, got {tol}")
     scale = np.abs(u).max(axis=1, keepdims=True) if u.size else np.zeros((len(u), 1))
     return u > tol * scale
 
@@ -32,7 +33,7 @@ def group_labels(patterns, extra=None) -> np.ndarray:
     sign of the readout) share a label; labels are 0, 1, ... in order of first appearance."""
     patterns = np.asarray(patterns, dtype=bool)
     if patterns.ndim != 2:
-        raise ValueError(f"activation patterns must have shape (neurons, points), got shape {patterns.shape}")
+        raise LazyrichError(f"activation patterns must have shape (neurons, points), got shape {patterns.shape}")
     keys = np.packbits(patterns, axis=1) if patterns.shape[1] else np.zeros((len(patterns), 0), np.uint8)
     if extra is not None:
         extra = np.asarray(extra).reshape(len(patterns), -1)

@@ -16,11 +16,12 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ..theory.derived import derive
+from ..theory.errors import LazyrichError
 
 RTOL, ATOL = 1e-12, 1e-14  # DOP853 tolerances of the reference integration (float64)
 
 
-class SingleNeuronError(ValueError):
+class SingleNeuronError(LazyrichError):
     """A bad single-neuron problem: shapes, symmetry, definiteness, beta_0 = 0, a rate <= 0."""
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from ..theory.errors import LazyrichError
 
 LEVEL = 0.95  # the confidence level of every interval, unless a caller says otherwise
 
@@ -41,7 +42,7 @@ def mean_interval(values, level: float = LEVEL) -> tuple[float, float, float]:
 
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2 or not np.isfinite(x).all():
-        raise ValueError(f"an interval needs at least two finite values, got {x.tolist()}")
+        raise LazyrichError(f"an interval needs at least two finite values, got {x.tolist()}")
     half = student.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
     return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
 
@@ -82,10 +83,10 @@ def _groups(ps, groups, geometric: bool, paired: int = 1):
     ps = np.asarray(ps, dtype=np.float64)
     groups = [np.asarray(g, dtype=np.float64).reshape(paired, -1) for g in groups]
     if len(groups) != ps.size or ps.size < 2 or any(g.shape[-1] == 0 for g in groups):
-        raise ValueError(f"values must have shape (len(ps) >= 2, seeds): one non-empty group of seeds per size; "
+        raise LazyrichError(f"values must have shape (len(ps) >= 2, seeds): one non-empty group of seeds per size; "
                          f"got {len(groups)} groups for {ps.size} sizes")
     if not all(np.isfinite(g).all() and (not geometric or (g > 0).all()) for g in groups):
-        raise ValueError("values must be finite" + (" and positive for a log fit" if geometric else ""))
+        raise LazyrichError("values must be finite" + (" and positive for a log fit" if geometric else ""))
     return ps, groups
 
 
@@ -134,7 +135,7 @@ def power_law_difference(ps, values_a, values_b, bootstrap: int = 1000, rng_seed
     is dropped. Returns {"difference", "ci", "used_p"}."""
     a, b = (np.asarray(v, dtype=np.float64) for v in (values_a, values_b))
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"error tables must both have shape (len(ps), seeds); got {a.shape} and {b.shape}")
+        raise LazyrichError(f"error tables must both have shape (len(ps), seeds); got {a.shape} and {b.shape}")
     ps, groups = _groups(ps, np.stack([a, b], 1), False, paired=2)
     logp = np.log(ps)
     y, ok = _average(np.stack([a, b]), False)  # (2, P)
@@ -160,11 +161,11 @@ def log_linear_fit(y, columns: dict, seeds, bootstrap: int = 2000, rng_seed: int
     fitted = [name for name, (_, x) in columns.items() if len(np.unique(x)) > 1]
     variables = [var for var, _ in columns.values()]
     if not fitted:
-        raise ValueError(f"{' and '.join(variables)} each take a single value: there is no exponent to fit")
+        raise LazyrichError(f"{' and '.join(variables)} each take a single value: there is no exponent to fit")
     design = np.column_stack([np.ones(len(logy))] +
                              [np.log(np.asarray(columns[n][1], dtype=np.float64)) for n in fitted])
     if np.linalg.matrix_rank(design) < design.shape[1]:
-        raise ValueError(f"log {' and log '.join(variables)} are collinear in these rows: the exponents are not "
+        raise LazyrichError(f"log {' and log '.join(variables)} are collinear in these rows: the exponents are not "
                          "identifiable")
     coef = np.linalg.lstsq(design, logy, rcond=None)[0]
     seeds = np.asarray(seeds)

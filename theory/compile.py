@@ -17,6 +17,7 @@ import sympy as sp
 from . import symbols as S
 from . import vectors as V
 from .losses import sigmoid, softplus
+from .errors import LazyrichError
 
 AXES = ("n", "r", "mu", "nu")
 LETTER = {"n": "a", "r": "r", "mu": "b", "nu": "c"}
@@ -24,7 +25,7 @@ AXIS_SIZE_NAME = {"n": "h", "r": "regions", "mu": "p", "nu": "q"}
 GLOBAL_FROM_AXIS = {"h": "n", "p": "mu"}
 
 
-class InputError(ValueError):
+class InputError(LazyrichError):
     """A bad input to a compiled derived object: wrong shape, NaN, or outside its domain."""
 
 
@@ -48,7 +49,7 @@ def _backend(name):
             "softplus": lambda a: torch.logaddexp(a, torch.zeros_like(a)),
             "sigmoid": torch.sigmoid,
         }, "torch"
-    raise ValueError(f"unknown backend {name!r}: use 'numpy' or 'torch'")
+    raise LazyrichError(f"unknown backend {name!r}: use 'numpy' or 'torch'")
 
 
 def _prepare(expr):
@@ -71,7 +72,7 @@ def _axes_of(sym):
     if sym in V.DOTS:
         a, b = V.DOTS[sym]
         return tuple(ax for ax in AXES if ax in V.VECTORS[a].axes or ax in V.VECTORS[b].axes)
-    raise ValueError(f"symbol {sym} has no registered axes")
+    raise LazyrichError(f"symbol {sym} has no registered axes")
 
 
 @dataclass(frozen=True)
@@ -425,7 +426,7 @@ def _matrix_functions(backend):
 
         return {"inner": lambda u, v: sum(a * b for a, b in zip(u, v)), "exprel": m_exprel,
                 "mtrace": lambda m: sum(m[i, i] for i in range(m.rows))}
-    raise ValueError(f"unknown backend {backend!r}: use 'numpy', 'torch' or 'mpmath'")
+    raise LazyrichError(f"unknown backend {backend!r}: use 'numpy', 'torch' or 'mpmath'")
 
 
 class MatrixCompiled:

@@ -24,6 +24,7 @@ from . import l2_sparsity as L2
 from . import one_step as OS
 from . import single_neuron as SN
 from .compile import Compiled, MatrixCompiled, compile_expression
+from .errors import LazyrichError
 
 AXIS_INDEX = {"n": (r"n", "h"), "mu": (r"\mu", "p"), "nu": (r"\nu", "q"), "r": ("A", "")}
 
@@ -574,7 +575,7 @@ def names() -> list[str]:
 def derive(name: str, loss: str | None = None) -> Derived:
     """The derived object ``name``; with ``loss``, the loss and its weight g are added to it."""
     if name not in CATALOGUE:
-        raise ValueError(f"unknown derived object {name!r}; choose one of {', '.join(CATALOGUE)}")
+        raise LazyrichError(f"unknown derived object {name!r}; choose one of {', '.join(CATALOGUE)}")
     obj = CATALOGUE[name]()
     if loss is None:
         return obj

@@ -23,6 +23,7 @@ from __future__ import annotations
 from functools import cache
 
 import sympy as sp
+from .errors import LazyrichError
 
 N = sp.Symbol("N", positive=True, integer=True)
 lam = sp.Symbol("lambda", positive=True)
@@ -42,7 +43,7 @@ def neuron_cost():
 def tight_targets(n: int) -> sp.Matrix:
     """Y_N = (N/2) I + adjacency of K_{N/2,N/2} (points 0..N/2-1 on one side), N even."""
     if n < 2 or n % 2:
-        raise ValueError(f"the tight example needs an even N >= 2, got {n}")
+        raise LazyrichError(f"the tight example needs an even N >= 2, got {n}")
     half = n // 2
     return sp.Matrix(n, n, lambda i, j: sp.Rational(n, 2) if i == j else int((i < half) != (j < half)))
 

@@ -8,6 +8,7 @@ import sympy as sp
 
 from . import catalogue
 from . import symbols as S
+from .errors import LazyrichError
 
 
 class softplus(sp.Function):
@@ -56,7 +57,7 @@ def canonical_loss(name: str) -> str:
     key = {"softhinge": "soft-hinge", "quadratic": "quadratic-hinge", "squared-hinge": "quadratic-hinge",
            "qhinge": "quadratic-hinge", "l2": "mse", "cross-entropy": "logistic"}.get(key, key)
     if key not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+        raise LazyrichError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return key
 
 

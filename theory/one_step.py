@@ -25,6 +25,7 @@ import sympy as sp
 from . import symbols as S
 from . import vectors as V
 from .derivations import relu
+from .errors import LazyrichError
 
 # neuron j of the student and its second-layer weight; the residual at training point mu
 w_j = V.vector("w_j", r"\mathbf{w}_{j}", ("n",))
@@ -85,7 +86,7 @@ def gaussian_mean(expr):
 def hermite(teacher: str) -> dict:
     """mu_0 = E[s(z)], mu_1 = E[z s(z)] (= E[s'(z)], Stein), |s|^2 = E[s(z)^2] of a teacher."""
     if teacher not in TEACHERS:
-        raise ValueError(f"unknown teacher {teacher!r}; choose one of {', '.join(TEACHERS)}")
+        raise LazyrichError(f"unknown teacher {teacher!r}; choose one of {', '.join(TEACHERS)}")
     s = TEACHERS[teacher]
     return {"mu0": gaussian_mean(s), "mu1": gaussian_mean(z * s), "norm2": gaussian_mean(s ** 2)}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import sympy as sp
+from .errors import LazyrichError
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def coefficients(expr) -> dict[sp.Symbol, sp.Expr]:
     coeffs = {v: sp.diff(expr, v) for v in vecs}
     rest = sp.simplify(expr.subs({v: 0 for v in vecs}))
     if rest != 0 or any(set(vectors_in(c)) for c in coeffs.values()):
-        raise ValueError(f"not a vector expression (linear in vectors): {expr}")
+        raise LazyrichError(f"not a vector expression (linear in vectors): {expr}")
     return {v: c for v, c in coeffs.items() if c != 0}
 
 

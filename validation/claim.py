@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..numerics.stats import finite_values
+from ..theory.errors import LazyrichError
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 KINDS = ("identity", "empirical")
@@ -70,7 +71,7 @@ class Outcome:
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+            raise LazyrichError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
 
 @dataclass
@@ -128,7 +129,7 @@ REGISTRY: dict[str, Claim] = {}
 def claim(name: str, kind: str, statement: str):
     """Register ``run(ctx) -> Outcome`` as the claim ``name``."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise LazyrichError(f"kind must be one of {KINDS}, got {kind!r}")
 
     def register(fn):
         REGISTRY[name] = Claim(name, kind, " ".join(statement.split()), fn)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..numerics import network as N
 from ..numerics import patterns as P
+from ..theory.errors import LazyrichError
 
 SHELL = 0.2  # |z|/r* within 1 +- SHELL counts as "on the label sphere" of radius r*
 
@@ -27,9 +28,9 @@ def activations(omega, b, X) -> np.ndarray:
 def points(z, name: str = "z") -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (n, d), got shape {z.shape}")
+        raise LazyrichError(f"{name} must have shape (n, d), got shape {z.shape}")
     if not np.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise LazyrichError(f"{name} contains NaN or infinite values")
     return z
 
 
@@ -38,14 +39,14 @@ def directions(z) -> np.ndarray:
     z = points(z)
     norm = np.linalg.norm(z, axis=1, keepdims=True)
     if (norm == 0).any():
-        raise ValueError(f"z has {int((norm == 0).sum())} zero row(s): no direction")
+        raise LazyrichError(f"z has {int((norm == 0).sum())} zero row(s): no direction")
     return z / norm
 
 
 def shell_fraction(z, radius: float, width: float = SHELL) -> float:
     """Fraction of the points with | |z|/radius - 1 | <= width (on the sphere of that radius)."""
     if not radius > 0 or not width > 0:
-        raise ValueError(f"radius and width must be positive, got {radius} and {width}")
+        raise LazyrichError(f"radius and width must be positive, got {radius} and {width}")
     z = points(z)
     return float(np.mean(np.abs(np.linalg.norm(z, axis=1) / radius - 1) <= width)) if len(z) else float("nan")
 
@@ -66,7 +67,7 @@ def radial_spread(z) -> float:
 def ball_spread(d: int) -> float:
     """radial_spread of points uniform in a d-ball: |z|/R has the distribution function r^d."""
     if int(d) != d or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d}")
+        raise LazyrichError(f"d must be a positive integer, got {d}")
     q1, q2, q3 = (q ** (1.0 / d) for q in (0.25, 0.5, 0.75))
     return (q3 - q1) / q2
 
@@ -95,7 +96,7 @@ def nearest_neighbour_angles(z) -> np.ndarray:
     """For every direction z_i/|z_i|, the angle (radians) to the nearest other direction."""
     u = directions(z)
     if len(u) < 2:
-        raise ValueError(f"nearest-neighbour angles need at least 2 points, got {len(u)}")
+        raise LazyrichError(f"nearest-neighbour angles need at least 2 points, got {len(u)}")
     cos = u @ u.T
     np.fill_diagonal(cos, -np.inf)
     return np.arccos(np.clip(cos.max(1), -1.0, 1.0))
@@ -105,7 +106,7 @@ def nearest_neighbour_angles(z) -> np.ndarray:
 def uniform_nn_angle(n: int, d: int, seed: int = 0) -> float:
     """Median nearest-neighbour angle of n directions uniform on the sphere S^(d-1) (Monte Carlo)."""
     if n < 2 or d < 2:
-        raise ValueError(f"need n >= 2 directions in d >= 2 dimensions, got n = {n}, d = {d}")
+        raise LazyrichError(f"need n >= 2 directions in d >= 2 dimensions, got n = {n}, d = {d}")
     # the median of one sample of n angles already fluctuates like n^-1/2: fewer repetitions at large
     # n keep the reference to about 0.5 % and its cost (reps n^2) bounded
     reps = int(min(64, max(8, 40000 // n)))
@@ -135,7 +136,7 @@ def z_clusters(z, tol: float) -> np.ndarray:
     from scipy.cluster.hierarchy import fcluster, linkage
 
     if not tol > 0:
-        raise ValueError(f"cluster tolerance must be positive, got {tol}")
+        raise LazyrichError(f"cluster tolerance must be positive, got {tol}")
     z = points(z)
     if len(z) < 2:
         return np.ones(len(z), dtype=np.int64)
@@ -147,7 +148,7 @@ def participation_ratio(sizes) -> float:
     """(sum s)^2 / sum s^2: the effective number of groups (singletons all count, small groups less)."""
     s = np.asarray(sizes, dtype=np.float64)
     if (s < 0).any():
-        raise ValueError("group sizes must be non-negative")
+        raise LazyrichError("group sizes must be non-negative")
     return float(s.sum() ** 2 / (s ** 2).sum()) if s.sum() > 0 else 0.0
 
 

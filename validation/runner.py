@@ -6,6 +6,7 @@ import traceback
 
 from . import claims  # noqa: F401  (importing registers every claim)
 from .claim import REGISTRY, ClaimResult, Context
+from ..theory.errors import LazyrichError
 
 
 def names() -> list[str]:
@@ -20,7 +21,7 @@ def run_claims(selected=None, ctx: Context | None = None, progress=None) -> list
     selected = list(selected) if selected else available
     unknown = [n for n in selected if n not in REGISTRY]
     if unknown:
-        raise ValueError(f"unknown claim(s) {unknown}; choose from {', '.join(available)}")
+        raise LazyrichError(f"unknown claim(s) {unknown}; choose from {', '.join(available)}")
     results = []
     for name in selected:
         c = REGISTRY[name]

@@ -11,6 +11,7 @@ from .ntk import bench_ntk
 from .simulate import bench_simulate
 from .sweep import bench_sweep
 from .z_velocity import bench_z_velocity
+from ..theory.errors import LazyrichError
 
 BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed-points": bench_fixed_points,
               "ntk": bench_ntk, "sweep": bench_sweep}
@@ -18,7 +19,7 @@ BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed
 
 def run_benchmark(name: str, quick: bool = False, device: str | None = None) -> dict:
     if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+        raise LazyrichError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
     if device is not None:  # a bad name fails here, in one line, not inside the benchmark
         from ..numerics.network import resolve_device
 

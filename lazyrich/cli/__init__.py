@@ -32,6 +32,7 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     from ..sweep.errors import RunsFailed
+    from ..theory.errors import LazyrichError
 
     try:
         args = build_parser().parse_args(argv)
@@ -45,8 +46,9 @@ def main(argv=None) -> int:
         return args.func(args) or 0
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
-    # lazyrich's own errors (DataError, InputError, SimulationError, SpecError ...) are ValueErrors
-    except (UsageError, ValueError, FileNotFoundError, KeyError) as exc:
+    # lazyrich's own errors (DataError, InputError, SimulationError, SpecError ...) derive from
+    # theory.errors.LazyrichError; any other exception is a bug and keeps its traceback
+    except (UsageError, LazyrichError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(msg if msg.startswith("lazyrich") else f"lazyrich: error: {msg}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ distinct neurons (Jacot 2022), on the paper's tight example or on a data set."""
 from __future__ import annotations
 
 from .common import count, emit, parse_seeds, positive_float
+from ..theory.errors import LazyrichError
 
 
 def problem_from_args(args):
@@ -10,14 +11,14 @@ def problem_from_args(args):
 
     if args.data is not None:
         if args.example is not None:
-            raise ValueError("give --example or --data, not both")
+            raise LazyrichError("give --example or --data, not both")
         from ..numerics.data.dataset import load
 
         ds = load(args.data)
         return L.data_problem(ds.X, ds.y, f"file {args.data}")
     example = args.example or "tight"
     if args.p is None:
-        raise ValueError(f"--example {example} needs --p (the number of points)")
+        raise LazyrichError(f"--example {example} needs --p (the number of points)")
     if example == "tight":
         return L.tight_example(args.p)
     from ..numerics.data.models import make

@@ -14,6 +14,7 @@ import numpy as np
 from ..numerics.fixed_points.attractor_count import attractor_counts
 from ..numerics.stats import log_linear_fit
 from ..sweep import make_run, run_many
+from ..theory.errors import LazyrichError
 
 
 def count_table(model: str, d: int, ps, hs, seeds, d_par: int | None = None, device: str = "cpu",
@@ -47,10 +48,10 @@ def count_table(model: str, d: int, ps, hs, seeds, d_par: int | None = None, dev
 def _ints(values, name, low=1) -> list[int]:
     values = list(values)
     if not values:
-        raise ValueError(f"no value of {name} given")
+        raise LazyrichError(f"no value of {name} given")
     for v in values:
         if int(v) != v or v < low:
-            raise ValueError(f"every {name} must be an integer >= {low}, got {v!r}")
+            raise LazyrichError(f"every {name} must be an integer >= {low}, got {v!r}")
     return sorted({int(v) for v in values})
 
 
@@ -59,7 +60,7 @@ def fit_exponents(rows, key: str = "A", n_boot: int = 2000, seed: int = 0) -> di
     intervals over seeds. An exponent whose variable takes a single value is not fitted (None)."""
     rows = [r for r in rows if r[key] > 0]
     if not rows:
-        raise ValueError(f"no row with {key} > 0 to fit")
+        raise LazyrichError(f"no row with {key} > 0 to fit")
     columns = {"a": ("p", [r["p"] for r in rows]), "b": ("h", [r["h"] for r in rows])}
     return log_linear_fit([r[key] for r in rows], columns, [r["seed"] for r in rows], bootstrap=n_boot, rng_seed=seed)
 

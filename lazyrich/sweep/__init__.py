@@ -18,6 +18,7 @@ from .execute import SweepReport, run_sweep, summary
 from .jobs import JobResult, kind_spec, kinds
 from .spec import Run, expand, load_spec, make_run
 from .store import Store
+from ..theory.errors import LazyrichError
 
 __all__ = ["sweep", "results", "summarize", "load_arrays", "run_sweep", "summary", "SweepReport", "Store",
            "StoreError", "Run", "make_run", "expand", "load_spec", "SpecError", "kinds", "kind_spec", "JobResult",
@@ -114,7 +115,7 @@ def results(store, where: str | None = None, kind: str | None = None, status: st
     import pandas as pd
 
     if status not in (None, "done", "failed"):
-        raise ValueError(f"status must be done, failed or None (all), got {status!r}")
+        raise LazyrichError(f"status must be done, failed or None (all), got {status!r}")
     with Store(store, create=False, readonly=True) as st:
         if sweep is not None and sweep not in {s["name"] for s in st.sweeps()}:
             raise StoreError(f"{store} has no sweep named {sweep!r}")
@@ -124,7 +125,7 @@ def results(store, where: str | None = None, kind: str | None = None, status: st
         try:
             picked = df.query(where).index
         except Exception as exc:  # noqa: BLE001 - pandas raises many types; the user needs the expression named
-            raise ValueError(f"--where {where!r} cannot be evaluated on the columns "
+            raise LazyrichError(f"--where {where!r} cannot be evaluated on the columns "
                              f"{', '.join(map(str, df.columns))}: {exc}") from None
         # rebuilt from the selected rows: the columns of other kinds go, and integers stay integers
         df = pd.DataFrame([rows[i] for i in picked])
@@ -146,7 +147,7 @@ def summarize(df, by, columns=None):
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by + list(columns or []) if c not in df.columns]
     if missing:
-        raise ValueError(f"no column(s) {', '.join(missing)}; the columns are {', '.join(map(str, df.columns))}")
+        raise LazyrichError(f"no column(s) {', '.join(missing)}; the columns are {', '.join(map(str, df.columns))}")
     if df.empty:
         return pd.DataFrame(columns=by + ["n"])
     groups = df.groupby(by, dropna=False)
@@ -156,7 +157,7 @@ def summarize(df, by, columns=None):
         columns = [c for c in numeric if (groups[c].nunique(dropna=False) > 1).any()]
     for c in columns:
         if not pd.api.types.is_numeric_dtype(df[c]):
-            raise ValueError(f"column {c} is not numeric: it cannot be averaged")
+            raise LazyrichError(f"column {c} is not numeric: it cannot be averaged")
     out = groups[list(columns)].agg(["mean", "sem"])
     out.columns = [f"{c}_{stat}" for c, stat in out.columns]
     out["n"] = groups.size()

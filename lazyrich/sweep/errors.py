@@ -1,11 +1,13 @@
-"""The sweep machinery's errors, in one module that imports nothing (the CLI maps them cheaply)."""
+"""The sweep machinery's errors, in one module that imports nothing heavy (the CLI maps them cheaply)."""
+
+from ..theory.errors import LazyrichError
 
 
-class SpecError(ValueError):
+class SpecError(LazyrichError):
     """A sweep specification that cannot be expanded into runs."""
 
 
-class StoreError(ValueError):
+class StoreError(LazyrichError):
     """A store that cannot be opened or read as asked."""
 
 

@@ -28,6 +28,7 @@ import traceback
 from .jobs import kind_spec
 from .spec import Run
 from .store import Store
+from ..theory.errors import LazyrichError
 
 BACKENDS = ("local", "dask")
 # the largest ensemble one batch trains on a GPU, in network x point x neuron products (float64:
@@ -194,13 +195,13 @@ def run_sweep(runs: list[Run], store: Store, name: str = "sweep", spec: dict | N
     from ..numerics.network import resolve_device
 
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose local or dask")
+        raise LazyrichError(f"unknown backend {backend!r}; choose local or dask")
     if workers is not None and workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers}")
+        raise LazyrichError(f"workers must be a positive integer, got {workers}")
     if scheduler and backend != "dask":
-        raise ValueError("--scheduler needs --backend dask")
+        raise LazyrichError("--scheduler needs --backend dask")
     if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+        raise LazyrichError(f"device must be auto, cpu or cuda, got {device!r}")
     # the dask backend leaves the device to each worker: the cluster's machines are not this one
     device = str(resolve_device(device)) if backend == "local" else device
     on_gpu = device.startswith("cuda")

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import SpecError
+from ..theory.errors import LazyrichError
 
 
 @dataclass
@@ -42,14 +43,14 @@ class JobResult:
             if isinstance(v, float) and v != v:
                 v = None  # NaN: "not measured" (a test error without a test set ...)
             elif isinstance(v, float) and abs(v) == float("inf"):
-                raise ValueError(f"scalar result {name} is infinite")
+                raise LazyrichError(f"scalar result {name} is infinite")
             if not (v is None or isinstance(v, (bool, int, float, str))):
-                raise ValueError(f"scalar result {name} is not a number, string or boolean: {v!r}")
+                raise LazyrichError(f"scalar result {name} is not a number, string or boolean: {v!r}")
             scalars[str(name)] = v
         arrays = {str(k): np.asarray(a) for k, a in self.arrays.items()}
         bad = [k for k, a in arrays.items() if a.dtype == object]
         if bad:
-            raise ValueError(f"array result(s) {', '.join(bad)} hold Python objects")
+            raise LazyrichError(f"array result(s) {', '.join(bad)} hold Python objects")
         return JobResult(scalars, arrays)
 
 
@@ -176,10 +177,10 @@ def _attractor_count(params: dict, device: str) -> JobResult:
 def _check_data(kind: str, params: dict, sizes=("p", "d")):
     """The data-set parameters shared by attractor-count, fixed-points and kernel (_DATA)."""
     if params["model"] not in ("stripe", "sphere", "cylinder"):
-        raise ValueError(f"{kind}: model must be stripe, sphere or cylinder, got {params['model']!r}")
+        raise LazyrichError(f"{kind}: model must be stripe, sphere or cylinder, got {params['model']!r}")
     for name in sizes:
         if params[name] < 1:
-            raise ValueError(f"{kind}: {name} must be a positive integer, got {params[name]}")
+            raise LazyrichError(f"{kind}: {name} must be a positive integer, got {params[name]}")
 
 
 def _check_attractor_count(params: dict):
@@ -209,7 +210,7 @@ def _check_signs(params: dict):
     _check_data("fixed-points", params)
     for name in ("sign_b", "sign_beta"):
         if params[name] not in (1, -1):
-            raise ValueError(f"fixed-points: {name} must be 1 or -1, got {params[name]}")
+            raise LazyrichError(f"fixed-points: {name} must be 1 or -1, got {params[name]}")
 
 
 # ------------------------------------------------------------------------------------ kernel
@@ -251,9 +252,9 @@ def _check_kernel(params: dict):
 
     _check_data("kernel", params)
     if params["kernel"] not in KINDS:
-        raise ValueError(f"kernel: kernel must be one of {', '.join(KINDS)}, got {params['kernel']!r}")
+        raise LazyrichError(f"kernel: kernel must be one of {', '.join(KINDS)}, got {params['kernel']!r}")
     if params["top"] < 1:
-        raise ValueError(f"kernel: top must be a positive integer, got {params['top']}")
+        raise LazyrichError(f"kernel: top must be a positive integer, got {params['top']}")
 
 
 _DATA = {"model": "sphere", "d": 2, "p": 64, "seed": 0, "d_par": None}

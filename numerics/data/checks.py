@@ -6,6 +6,7 @@ KernelError and a data file says DataError, with the same words for the same pro
 from __future__ import annotations
 
 import numpy as np
+from ...theory.errors import LazyrichError
 
 
 # The largest and smallest |x| a data point may have. The neuron field (d + 2 x.z) z - |z|^2 x is not
@@ -14,7 +15,7 @@ import numpy as np
 SCALE_RANGE = (1e-150, 1e150)
 
 
-class DataError(ValueError):
+class DataError(LazyrichError):
     """A dataset that cannot be used: bad shapes, NaN or infinite values, labels other than +-1."""
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from .dataset import Dataset
 from .projection import Projection
+from ...theory.errors import LazyrichError
 
 COMPONENTS = 10  # principal components kept
 
@@ -18,7 +19,7 @@ def parity_digits(seed: int, p: int, components: int = COMPONENTS):
 
     images, labels = load_digits(return_X_y=True)
     if int(p) != p or not 1 <= p < len(images):
-        raise ValueError(f"p must be an integer in [1, {len(images) - 1}] (the rest is the test set), got {p}")
+        raise LazyrichError(f"p must be an integer in [1, {len(images) - 1}] (the rest is the test set), got {p}")
     order = np.random.default_rng(seed).permutation(len(images))
     train, test = order[:p], order[p:]
     X = images.astype(np.float64)

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from ...theory.errors import LazyrichError
 
 CHUNK = 200_000  # line positions per sweep batch (about CHUNK / r vertices): arrays of CHUNK * 8 bytes
 BOX_CHUNK = 4_000_000  # vertices x hyperplanes per batch on the box: (rows, q) arrays of BOX_CHUNK * 8 bytes
@@ -76,7 +77,7 @@ class Arrangement:
         self.Wt = np.ascontiguousarray(self.W.T)
         self.q, self.r = self.a.shape
         if self.r == 0 or np.linalg.matrix_rank(self.a) < self.r:
-            raise ValueError("the hyperplane normals must span the space (reduce to their span first)")
+            raise LazyrichError("the hyperplane normals must span the space (reduce to their span first)")
         self.tol = tol
         self.c = generic_direction(self.r)
         self.degenerate_vertices = 0  # vertices on more than r hyperplanes, seen so far

@@ -24,6 +24,7 @@ from .. import network as N
 from .basins import basins
 from .equilibria import find_equilibria
 from .neuron_field import NeuronField
+from ...theory.errors import LazyrichError
 
 SIGNS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # (sign b, sign beta): the four classes of neurons
 
@@ -45,7 +46,7 @@ def reached(X, y, h: int, seed: int, device: str = "cpu") -> dict:
     """
     X = np.asarray(X, dtype=np.float64)
     if int(h) != h or h < 1:
-        raise ValueError(f"h must be a positive integer, got {h!r}")
+        raise LazyrichError(f"h must be a positive integer, got {h!r}")
     z, sb, sbeta = network_neurons(X.shape[1], int(h), seed)
     label = np.full(h, -1)
     out = {"stable": 0, "equilibria": 0, "complete": True, "status": {}}
@@ -72,5 +73,5 @@ def attractor_counts(label, hs) -> list[int]:
     label = np.asarray(label)
     for h in hs:
         if not 1 <= h <= len(label):
-            raise ValueError(f"h = {h} must lie in [1, {len(label)}] (the neurons integrated)")
+            raise LazyrichError(f"h = {h} must lie in [1, {len(label)}] (the neurons integrated)")
     return [int(len(np.unique(label[:h][label[:h] >= 0]))) for h in hs]

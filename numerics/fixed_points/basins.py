@@ -22,6 +22,7 @@ import torch
 
 from ...theory.derived import derive
 from .neuron_field import NeuronField, per_neuron_region_field, per_neuron_surface_gradient
+from ...theory.errors import LazyrichError
 
 STATUSES = ("converged", "origin", "escaped", "dead", "unconverged")
 
@@ -38,7 +39,7 @@ def initial_positions(f: NeuronField, n: int, seed: int = 0, kind: str = "init")
         return np.asarray(z_of(omega=omega, b=b))
     if kind == "box":
         return rng.uniform(-f.scale, f.scale, size=(n, f.d))
-    raise ValueError(f"unknown start distribution {kind!r}: use 'init' or 'box'")
+    raise LazyrichError(f"unknown start distribution {kind!r}: use 'init' or 'box'")
 
 
 @dataclass

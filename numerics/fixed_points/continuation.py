@@ -38,13 +38,14 @@ from ...theory.compile import InputError
 from .classification import classify
 from .equilibria import Equilibrium, find_equilibria
 from .neuron_field import NeuronField
+from ...theory.errors import LazyrichError
 
 T_TOL = 1e-12  # events are located to this accuracy in t
 ORIGIN, ESCAPE = 1e-7, 1e6  # |z| / (largest |x|) below / above which the branch ends
 MAX_EVENTS = 100
 
 
-class ContinuationError(ValueError):
+class ContinuationError(LazyrichError):
     """A bad path or starting equilibrium."""
 
 

@@ -36,6 +36,7 @@ from .faces import Candidates, Reduced, reduce_field
 from .neuron_field import NeuronField
 from .polish import polish_all
 from .sampling import sample_candidates
+from ...theory.errors import LazyrichError
 
 MAX_VERTICES = 30_000_000  # beyond this many vertices the enumeration is replaced by sampling
 
@@ -314,7 +315,7 @@ def _progress(total, enabled):
 def enumerate_regular_bruteforce(f: NeuronField, tol: float = 1e-9) -> list[np.ndarray]:
     """Reference for tests: all 2^p active sets, keep z*_A that lies strictly in region A."""
     if f.p > 16:
-        raise ValueError("brute force over 2^p active sets is for p <= 16")
+        raise LazyrichError("brute force over 2^p active sets is for p <= 16")
     zstar = derive("fixed-point").compile("numpy", "zstar")
     out = []
     for bits in itertools.product((0.0, 1.0), repeat=f.p):

@@ -22,9 +22,10 @@ from ...theory import vectors as V
 from ...theory.compile import InputError, compile_expression
 from ...theory.derived import derive
 from ..data import check_inputs
+from ...theory.errors import LazyrichError
 
 
-class FieldError(ValueError):
+class FieldError(LazyrichError):
     """Bad data for the neuron field (shapes, NaN, signs)."""
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from ...theory.errors import LazyrichError
 
 
 def phase_portrait(result, path, basins=None, grid: int = 41, extent: float | None = None):
@@ -14,7 +15,7 @@ def phase_portrait(result, path, basins=None, grid: int = 41, extent: float | No
 
     f = result.field
     if f.d != 2:
-        raise ValueError(f"the phase portrait is drawn for d = 2, got d = {f.d}")
+        raise LazyrichError(f"the phase portrait is drawn for d = 2, got d = {f.d}")
     pts = [e.z for e in result.equilibria] + [np.zeros(2)] + list(f.X)
     R = extent or 1.2 * max(float(np.abs(np.array(pts)).max()), f.scale)
     fig, ax = plt.subplots(figsize=(7.5, 7))

@@ -17,9 +17,10 @@ import torch
 
 from ..data import check_inputs, check_labels
 from ..network import loss_functions
+from ...theory.errors import LazyrichError
 
 
-class KernelMachineError(ValueError):
+class KernelMachineError(LazyrichError):
     """Bad input to a kernel machine: shapes, NaN, labels that are not +-1."""
 
 

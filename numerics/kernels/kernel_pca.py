@@ -45,6 +45,19 @@ class KernelPCA:
         return int(hit[0]) + 1 if hit.size else None
 
 
+def gram_eigh(K, vectors: bool = True):
+    """Eigenvalues (ascending) and, with ``vectors``, eigenvectors of a symmetric K, computed on
+    K / 2^k with 2^k near max |K| (exact in floating point) and scaled back: LAPACK's sums of squares
+    overflow for the Gram matrices of data near the top of the accepted scale (|K| ~ |x|^2)."""
+    K = np.asarray(K, dtype=np.float64)
+    top = np.abs(K).max() if K.size else 0.0
+    scale = 2.0 ** np.round(np.log2(top)) if top > 0 else 1.0
+    if vectors:
+        values, vecs = torch.linalg.eigh(torch.as_tensor(K / scale))
+        return values.numpy() * scale, vecs.numpy()
+    return np.linalg.eigvalsh(K / scale) * scale
+
+
 def kernel_pca(K, y, top: int | None = None, center: bool = False, mi_components: int = 20,
                mi_neighbors: int = 3, seed: int = 0) -> KernelPCA:
     """Eigen-decomposition of the Gram matrix K of the training set with labels y.
@@ -65,8 +78,8 @@ def kernel_pca(K, y, top: int | None = None, center: bool = False, mi_components
     if center:
         one = np.full((p, p), 1.0 / p)
         K = K - one @ K - K @ one + one @ K @ one
-    values, vectors = torch.linalg.eigh(torch.as_tensor(K))  # ascending
-    values, vectors = values.flip(0).numpy() / p, vectors.flip(1).numpy()
+    values, vectors = gram_eigh(K)  # ascending
+    values, vectors = values[::-1] / p, vectors[:, ::-1]
     k = p if top is None else max(1, min(int(top), p))
     values, vectors = values[:k], vectors[:, :k]
     weight = (vectors.T @ y) ** 2 / p

@@ -27,11 +27,12 @@ import time
 from ..simulator import SimulationConfig, build_datasets, simulate
 from .kernel_machines import classification_error, kernel_gradient_flow, knn_predict, svc_decision
 from .ntk import analytic_kernel, empirical_ntk
+from ...theory.errors import LazyrichError
 
 METHODS = ("knn", "svc-ntk", "kernel-ntk", "lazy", "feature", "svc-final", "feature-fixed")
 
 
-class LearningCurveError(ValueError):
+class LearningCurveError(LazyrichError):
     """Bad settings for a learning curve."""
 
 

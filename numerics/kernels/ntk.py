@@ -30,13 +30,14 @@ import torch
 
 from .. import network as N
 from ..data import check_inputs
+from ...theory.errors import LazyrichError
 
 KINDS = ("ntk", "nngp")
 MAX_TILE = {"cpu": 2048, "cuda": 8192}
 FEATURE_MEMORY = 2 ** 30  # bytes: below this the hidden features of all points are kept, not recomputed
 
 
-class KernelError(ValueError):
+class KernelError(LazyrichError):
     """Bad input to a kernel function (shapes, NaN, an unknown kind)."""
 
 
@@ -119,10 +120,14 @@ def _angle_terms(X, Xp, d):
     s2 = (X * X).sum(1) / d + 1
     s2p = (Xp * Xp).sum(1) / d + 1
     Sigma = X @ Xp.T / d + 1
-    norm2 = s2[:, None] * s2p[None, :]
-    S = torch.sqrt(torch.clamp(norm2 - Sigma ** 2, min=0.0))
-    theta = torch.atan2(S, Sigma)
-    near = (S * S < 1e-4 * norm2).nonzero(as_tuple=True)
+    # |a||a'| from the norms, not sqrt(s^2 s'^2): the product of squares overflows from |x| ~ 1e77,
+    # inside the accepted data scale; S and the cosine come from it
+    root = s2.sqrt()[:, None] * s2p.sqrt()[None, :]
+    cos = torch.clamp(Sigma / root, -1.0, 1.0)
+    sin2 = torch.clamp(1 - cos * cos, min=0.0)
+    S = root * sin2.sqrt()
+    theta = torch.atan2(sin2.sqrt(), cos)
+    near = (sin2 < 1e-4).nonzero(as_tuple=True)
     if near[0].numel():
         r, c = near
         a = torch.cat([X[r] / math.sqrt(d), torch.ones_like(r, dtype=X.dtype)[:, None]], 1) / s2[r, None].sqrt()
@@ -130,8 +135,7 @@ def _angle_terms(X, Xp, d):
         chord = torch.linalg.vector_norm(a - ap, dim=1)
         th = 2 * torch.asin(torch.clamp(chord / 2, max=1.0))
         theta[r, c] = th
-        root = torch.sqrt(norm2[r, c])
-        S[r, c], Sigma[r, c] = root * torch.sin(th), root * torch.cos(th)
+        S[r, c], Sigma[r, c] = root[r, c] * torch.sin(th), root[r, c] * torch.cos(th)
     return S, Sigma, theta
 
 

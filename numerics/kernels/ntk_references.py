@@ -13,6 +13,7 @@ import torch
 
 from .. import network as N
 from .ntk import kernel_inputs, kernel_pair
+from ...theory.errors import LazyrichError
 
 def ntk_parametrization(params: dict, X: torch.Tensor) -> torch.Tensor:
     """f(x) = (1/sqrt h) sum_n beta_n relu(omega_n.x/sqrt d + b_n): the model the kernels describe."""
@@ -61,5 +62,5 @@ REFERENCES = {"jacobian": jacobian_ntk, "vector-products": ntk_vector_products}
 def reference_ntk(name: str, fn, params: dict, X, **options) -> torch.Tensor:
     """The NTK Gram matrix of ``fn`` at ``params`` on the rows of X by the torch.func path ``name``."""
     if name not in REFERENCES:
-        raise ValueError(f"unknown NTK reference {name!r}; choose one of {', '.join(REFERENCES)}")
+        raise LazyrichError(f"unknown NTK reference {name!r}; choose one of {', '.join(REFERENCES)}")
     return REFERENCES[name](fn, params, X, **options)

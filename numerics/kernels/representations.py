@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import network as N
 from ..data import check_inputs, check_labels
+from ...theory.errors import LazyrichError
 
 
-class RepresentationError(ValueError):
+class RepresentationError(LazyrichError):
     """Bad input to a representation tool."""
 
 

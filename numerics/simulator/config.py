@@ -8,6 +8,7 @@ import numpy as np
 
 from ..data import Dataset, load as load_dataset, make as make_dataset
 from ...theory.losses import canonical_loss
+from ...theory.errors import LazyrichError
 
 STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
 
@@ -19,7 +20,7 @@ KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalan
 ALPHA_RANGE = (1e-8, 1e12)  # where the alpha-trick's flow is resolvable in float64 (see the message below)
 
 
-class SimulationError(ValueError):
+class SimulationError(LazyrichError):
     """A bad simulation setting (sizes, loss, device, tolerances, output folder)."""
 
 

@@ -26,6 +26,7 @@ from ...numerics.stats import finite_mean, finite_values, mean_interval
 from ..claim import Outcome, claim, combine, seed_verdict, verdict_interval
 from ..measures import activations, cutting, nn_angle_ratio, pattern_groups, z_clusters
 from ..plotting import figure
+from ...theory.errors import LazyrichError
 
 SPARSE = 0.5  # feature end: relative NN distance below this fraction of its initial value
 KEPT = 0.8  # lazy end: relative NN distance above this fraction of its initial value (the control)
@@ -34,14 +35,14 @@ def relative_nn_distance(z) -> float:
     """Median distance from each point to its nearest neighbour, over the median |z|."""
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"need at least 2 points of shape (n, d), got shape {z.shape}")
+        raise LazyrichError(f"need at least 2 points of shape (n, d), got shape {z.shape}")
     sq = (z ** 2).sum(1)
     dist2 = sq[:, None] + sq[None, :] - 2 * z @ z.T
     np.fill_diagonal(dist2, np.inf)
     nn = np.sqrt(np.clip(dist2.min(1), 0, None))
     scale = np.median(np.sqrt(sq))
     if scale <= 0:
-        raise ValueError("the median |z| is 0: no scale to measure distances against")
+        raise LazyrichError("the median |z| is 0: no scale to measure distances against")
     return float(np.median(nn) / scale)
 
 

@@ -39,6 +39,7 @@ from ...numerics.stats import mean_interval, power_law_difference
 from ...studies.learning_curves import draw_learning_curves, learning_curve
 from ..claim import Outcome, claim, combine, verdict_interval
 from ..plotting import figure
+from ...theory.errors import LazyrichError
 
 ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
 LOSS = "hinge"
@@ -61,7 +62,7 @@ def error_table(records, method: str, ps, seeds) -> np.ndarray:
     by = {(r["p"], r["seed"]): r["test_error"] for r in records if r["method"] == method}
     missing = [(p, s) for p in ps for s in seeds if (p, s) not in by]
     if missing:
-        raise ValueError(f"no record of {method} for (p, seed) {missing[:3]}")
+        raise LazyrichError(f"no record of {method} for (p, seed) {missing[:3]}")
     return np.array([[by[(p, s)] for s in seeds] for p in ps], dtype=np.float64)
 
 
@@ -209,7 +210,7 @@ def _p_star_text(b) -> str:
 def learning_curves(ctx) -> Outcome:
     sizes = ctx.size(QUICK, FULL)
     if sizes["seeds"] < 2 or len(sizes["ps"]) < 2:
-        raise ValueError(f"learning-curves needs at least 2 seeds and 2 sizes p, got {sizes}")
+        raise LazyrichError(f"learning-curves needs at least 2 seeds and 2 sizes p, got {sizes}")
     seeds = [ctx.seed + s for s in range(sizes["seeds"])]
     stripe, sphere = _curve(ctx, "stripe", sizes), _curve(ctx, "sphere", sizes)
     (va, a), (vb, b), (vc, c) = _part_a(stripe, sizes, seeds), _part_b(sphere, sizes, seeds), \

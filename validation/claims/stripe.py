@@ -33,6 +33,7 @@ from ...numerics.simulator import SimulationConfig, build_datasets, simulate
 from ...numerics.stats import mean_interval, power_law_fit
 from ..claim import Outcome, claim, combine, verdict_interval
 from ..plotting import figure
+from ...theory.errors import LazyrichError
 
 ALPHA = 0.1  # the feature regime a CPU reaches in seconds (parameter rates scale like 1/alpha)
 LOSS = "hinge"
@@ -235,7 +236,7 @@ def _common_text(common) -> str:
 def stripe_compression(ctx) -> Outcome:
     sizes = ctx.size(QUICK, FULL)
     if sizes["seeds"] < 2 or len(sizes["ps"]) < 2:
-        raise ValueError(f"stripe-compression needs at least 2 seeds and 2 sizes p, got {sizes}")
+        raise LazyrichError(f"stripe-compression needs at least 2 seeds and 2 sizes p, got {sizes}")
     runs = _train(ctx, sizes)
     ratios = np.array([r["ratio"] for r in runs])
     fit = power_law_fit([r["p"] for r in runs], ratios, True, BOOTSTRAP, ctx.seed)  # geometric mean over seeds
