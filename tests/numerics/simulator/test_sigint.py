@@ -18,12 +18,26 @@ def small(**kw):
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_repeated_sigint_and_resume_is_bit_identical(tmp_path):
+    # Python's own SIGINT handler, whatever this process inherited (a background job starts with SIGINT
+    # ignored, and then neither a user's Ctrl-C nor this test's signal would interrupt anything)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_and_resume(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_and_resume(tmp_path):
+    import time
+
     cfg = small()
+    t0 = time.perf_counter()
     straight = Sm.simulate(cfg, progress=False)
+    duration = time.perf_counter() - t0
     rng = np.random.default_rng(1)
     out, interrupts = tmp_path / "run", 0
     for attempt in range(12):
-        timer = threading.Timer(float(rng.uniform(0.05, 0.4)), os.kill, (os.getpid(), signal.SIGINT))
+        timer = threading.Timer(float(rng.uniform(0.1, 0.6)) * duration, os.kill, (os.getpid(), signal.SIGINT))
         timer.start()
         try:
             resumed = Sm.simulate(cfg, out=out, resume=attempt > 0, progress=False)
