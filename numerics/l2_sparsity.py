@@ -7,7 +7,7 @@ loss L = (1/N) sum_mu |f(x_mu) - y_mu|^2 + lam (|W|^2 + |A|^2). For scalar-label
 sphere, a file) the inputs get a constant coordinate 1, which plays the bias and is regularised like
 every weight, so the network stays the bias-free model of the theory on the inputs (x, 1).
 
-Training: L-BFGS (scipy) on the flat parameters, loss and gradient in float64 (loss_and_gradient),
+Training: L-BFGS (scipy) on the flat parameters, loss and gradient in float64 (loss_terms),
 from W rows ~ N(0, I/d), A ~ N(0, 1/h). Then rounds of prune and merge, each followed by L-BFGS
 again: neurons whose share 2|a||w| of the cost is below PRUNE of the largest are removed (a dead or
 vanishing neuron pays a first-order cost for a second-order gain, so a minimum has none), and neurons
@@ -79,23 +79,20 @@ def with_bias(X) -> np.ndarray:
     return np.concatenate([X, np.ones((len(X), 1))], axis=1)
 
 
-def loss_terms(W, A, X, Y, lam):
-    """(data term, regularisation term) of L."""
-    F = np.maximum(X @ W.T, 0.0) @ A
-    fit = ((F - Y) ** 2).sum() / len(X)
-    return fit, lam * ((W ** 2).sum() + (A ** 2).sum())
-
-
-def loss_and_gradient(W, A, X, Y, lam) -> tuple[float, np.ndarray, np.ndarray]:
-    """(L, dL/dW, dL/dA) in numpy: the backward pass of loss_terms written out (a tenth of the time of
-    torch autograd at these sizes, where L-BFGS is call-bound); tests compare it with autograd."""
+def loss_terms(W, A, X, Y, lam, gradient: bool = False):
+    """(data term, regularisation term) of L and, with ``gradient``, dL/dW and dL/dA: the backward pass
+    written out (a tenth of the time of torch autograd at these sizes, where L-BFGS is call-bound);
+    tests compare it with autograd."""
     Z = X @ W.T
     S = np.maximum(Z, 0.0)
     R = S @ A - Y
+    fit, reg = float((R ** 2).sum() / len(X)), float(lam * ((W ** 2).sum() + (A ** 2).sum()))
+    if not gradient:
+        return fit, reg
     dF = 2.0 * R / len(X)
     dA = S.T @ dF + 2.0 * lam * A
     dW = ((dF @ A.T) * (Z > 0)).T @ X + 2.0 * lam * W
-    return float((R ** 2).sum() / len(X) + lam * ((W ** 2).sum() + (A ** 2).sum())), dW, dA
+    return fit, reg, dW, dA
 
 
 def _minimise(W, A, X, Y, cfg: L2Config, max_iter: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -104,8 +101,8 @@ def _minimise(W, A, X, Y, cfg: L2Config, max_iter: int | None = None) -> tuple[n
     h, d = W.shape
 
     def fun(theta):  # L/lam: the cost term is O(1) whatever lam, so L-BFGS's stopping tests stay meaningful
-        value, dW, dA = loss_and_gradient(theta[:h * d].reshape(h, d), theta[h * d:].reshape(h, -1), X, Y, cfg.lam)
-        return value / cfg.lam, np.concatenate([dW.ravel(), dA.ravel()]) / cfg.lam
+        fit, reg, dW, dA = loss_terms(theta[:h * d].reshape(h, d), theta[h * d:].reshape(h, -1), X, Y, cfg.lam, True)
+        return (fit + reg) / cfg.lam, np.concatenate([dW.ravel(), dA.ravel()]) / cfg.lam
 
     theta0 = np.concatenate([W.ravel(), A.ravel()])
     max_iter = max_iter or cfg.max_iter

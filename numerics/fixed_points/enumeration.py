@@ -241,7 +241,7 @@ class _Enumeration:
             unscreened = ill | ~(np.abs(G) > ILL * self.gscale) | ~np.isfinite(m).all(0)
             G = np.where(unscreened, 1.0, G)
             # an ill-conditioned face's m is inf - inf; it goes to the reference computation unscreened,
-            # so its placeholder only has to be finite
+            # so the value used here for it only has to be finite
             m = np.where(unscreened, 0.0, m)
             w = np.asarray(self.wstar(m_A=m.T, G=G, d=self.d)).reshape(len(rows), self.r)
             ok = ~unscreened & self.side_ok(c, w.T, G, cols, cols(c.realT) & ~self.subsets_T[:, S_of_row])
