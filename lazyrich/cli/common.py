@@ -31,13 +31,14 @@ READS_STORE = ("results",)  # the store argument that is read, not written
 
 
 def check_outputs(args) -> None:
-    """Before any work: every output path of the command can be written (numerics.data.files)."""
-    from ..numerics.data.files import check_output
-
+    """Before any work: every output path of the command can be written (numerics.data.files, imported
+    only when the command writes: it brings numpy and scipy, which a plain ``results`` does not need)."""
     for attr, kind in OUTPUTS.items():
         value = getattr(args, attr, None)
         if value is None or (attr == "store" and args.command in READS_STORE):
             continue
+        from ..numerics.data.files import check_output
+
         if attr == "out" and args.command in FOLDER_OUT:
             kind = "dir"
         check_output(value, kind, f"--{attr}")
