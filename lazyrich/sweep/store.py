@@ -98,7 +98,7 @@ class Store:
         try:
             self.db = self._connect(db)
             if verify:
-                problems = self.check(arrays=True)
+                problems = self.check()
                 if problems:
                     raise StoreDamaged(self._damaged_message(problems), problems)
         except sqlite3.DatabaseError as exc:
@@ -262,15 +262,12 @@ class Store:
         with np.load(self._array_path(key), allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
 
-    def check(self, arrays: bool = True) -> list[str]:
-        """Problems found: SQLite's integrity check, the write-ahead log's header, and (``arrays``)
-        finished runs whose array file is missing, truncated or fails its CRC (zipfile.testzip)."""
+    def check(self) -> list[str]:
+        """Problems found: SQLite's integrity check, and finished runs whose array file is missing,
+        truncated or fails its CRC (zipfile.testzip). The write-ahead log's header is checked before the
+        database is opened (``__init__``, ``check_store``): opening it would discard a bad log."""
         problems = [f"runs.sqlite: {r[0]}" for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
-        wal = wal_header_problem(self.path / "runs.sqlite-wal")
-        problems += [wal] if wal else []
-        if arrays:
-            problems += [f"run {key}: {why}" for key, why in self.damaged_runs().items()]
-        return problems
+        return problems + [f"run {key}: {why}" for key, why in self.damaged_runs().items()]
 
     def damaged_runs(self) -> dict[str, str]:
         """{key: what is wrong} for the finished runs whose arrays cannot be read whole."""
