@@ -34,7 +34,8 @@ def check_inputs(X, error=DataError) -> np.ndarray:
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise error(f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
-    norms = np.sqrt(np.sum((X / max(np.abs(X).max(), 1e-300)) ** 2, axis=1)) * max(np.abs(X).max(), 1e-300)
+    top = max(np.abs(X).max(), 1e-300)  # the norms on X / top, so that |x|^2 cannot overflow
+    norms = np.sqrt(np.sum((X / top) ** 2, axis=1)) * top
     nonzero = norms[norms > 0]
     lo, hi = SCALE_RANGE
     if len(nonzero) and (nonzero.min() < lo or nonzero.max() > hi):

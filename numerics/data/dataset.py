@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import DataError, check_arrays
-from .files import read_array, read_npz
+from .files import existing_file, read_array, read_npz
 
 
 @dataclass
@@ -45,8 +45,7 @@ class Dataset:
 
 
 def _read_array(path: Path, key: str):
-    if not path.is_file():
-        raise DataError(f"the {key} file: {'is a directory' if path.is_dir() else 'no such file'}: {path}")
+    existing_file(path, f"the {key} file")  # before the suffix: a missing file or a folder is named as such
     if path.suffix in (".npy", ".csv", ".txt"):
         arr = read_array(path, f"the {key} file", finite=False)  # check_arrays names NaN in X or y
         return arr[:, None] if key == "X" and arr.ndim == 1 and path.suffix != ".npy" else arr

@@ -22,7 +22,8 @@ class FileInputError(DataError):
     """A file the user named that cannot be read, or an output path that cannot be written."""
 
 
-def _existing_file(path, what: str) -> Path:
+def existing_file(path, what: str) -> Path:
+    """The path of a readable, non-empty file, or FileInputError naming ``what`` and the problem."""
     path = Path(path)
     if not path.exists():
         raise FileInputError(f"{what}: no such file: {path}")
@@ -38,7 +39,7 @@ def _existing_file(path, what: str) -> Path:
 def read_npz(path, what: str = "input", keys=None) -> dict[str, np.ndarray]:
     """Every array of an .npz archive, loaded now (a truncated member fails here, not later);
     ``keys``: the arrays it must hold."""
-    path = _existing_file(path, what)
+    path = existing_file(path, what)
     try:
         with np.load(path, allow_pickle=False) as f:
             if not isinstance(f, np.lib.npyio.NpzFile):
@@ -57,7 +58,7 @@ def read_npz(path, what: str = "input", keys=None) -> dict[str, np.ndarray]:
 def read_array(path, what: str = "input", shape: tuple | None = None, finite: bool = True,
                mmap: bool = False) -> np.ndarray:
     """One numeric array from .npy (or .csv/.txt), with its shape (None entries: any size) checked."""
-    path = _existing_file(path, what)
+    path = existing_file(path, what)
     try:
         if path.suffix in (".csv", ".txt"):
             arr = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
@@ -85,7 +86,7 @@ def read_torch(path, what: str = "state"):
 
     import torch
 
-    path = _existing_file(path, what)
+    path = existing_file(path, what)
     try:
         return torch.load(path, weights_only=False)
     except (EOFError, RuntimeError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
