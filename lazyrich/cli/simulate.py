@@ -9,7 +9,9 @@ from .common import add_imbalance_arguments, count, emit, imbalance_settings, pa
 
 def sizes(args) -> tuple[int, int]:
     """(p, d): the flags, else 1024 and 5 for a built-in model and the file's own for a data file."""
-    if args.data in ("stripe", "sphere", "cylinder") or (args.p is not None and args.d is not None):
+    from ..numerics.data.models import BUILT_IN
+
+    if args.data in BUILT_IN or (args.p is not None and args.d is not None):
         return args.p or 1024, args.d or 5
     from ..numerics.data import load
 

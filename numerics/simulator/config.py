@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data import Dataset, load as load_dataset, make as make_dataset
+from ..data.models import BUILT_IN
 from ...theory.losses import canonical_loss
 from ...theory.errors import LazyrichError
 
@@ -106,7 +107,7 @@ class SimulationConfig:
             raise SimulationError(f"max_wall must be finite and positive (seconds), got {self.max_wall}")
         if not isinstance(self.track_neurons, (int, np.integer)) or self.track_neurons < 0:
             raise SimulationError(f"track_neurons must be an integer >= 0, got {self.track_neurons!r}")
-        if self.test_file is not None and self.data in ("stripe", "sphere", "cylinder"):
+        if self.test_file is not None and self.data in BUILT_IN:
             raise SimulationError(f"test_file only applies to data from a file; the {self.data} model draws its own "
                                   "test set (ptest)")
         if self.d_par is not None and self.data != "cylinder":
@@ -150,12 +151,12 @@ def check_files(cfg: SimulationConfig) -> None:
     from pathlib import Path
 
     for flag, name in (("data", cfg.data), ("test_file", cfg.test_file)):
-        if name is not None and name not in ("stripe", "sphere", "cylinder") and not Path(name).is_file():
+        if name is not None and name not in BUILT_IN and not Path(name).is_file():
             raise SimulationError(f"{flag}: no such file: {name} (or use a built-in model: stripe, sphere, cylinder)")
 
 
 def build_datasets(cfg: SimulationConfig) -> tuple[Dataset, Dataset | None]:
-    if cfg.data in ("stripe", "sphere", "cylinder"):
+    if cfg.data in BUILT_IN:
         train = make_dataset(cfg.data, cfg.p, cfg.d, cfg.data_seed, d_par=cfg.d_par)
         # the test set is an independent sample: a seed the training sets of nearby data seeds never use
         test = make_dataset(cfg.data, cfg.ptest, cfg.d, cfg.data_seed + 1_000_003, d_par=cfg.d_par) \
