@@ -1,0 +1,415 @@
+"""The event-driven Filippov integrator: gradient flow through the kinks of ReLU and hinge, exactly.
+
+Between events every neuron moves by the exact flow of its frozen coefficient (neuron_flow.advance): for
+the hinge without sliding the step is the exact solution, whatever its length. An event is a
+pre-activation u_{mu n} of a point with g_mu != 0 reaching 0 (found in closed form), a margin reaching 1
+(regula falsi on the exact trajectory), or a sliding multiplier reaching a bound. At an event the QP of
+sliding.py decides which points and pairs slide and with what weights; while they slide, each step holds
+them on their surfaces exactly (Newton on the step's constant multipliers, so that m_mu = 1 and
+u_{mu n} = 0 at its end), and the drift of the multipliers from step to step controls the step.
+Smooth losses (soft hinge, quadratic hinge, MSE, logistic) take the exponential midpoint step (the
+coefficient from the half step), with the difference to the frozen-coefficient step as error estimate.
+Every step is a hyperbolic rotation of each neuron, so Q_n = eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 is
+conserved to rounding. Networks of a stack step together, each with its own step and events.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .. import network as N
+from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
+from .sliding import Multipliers, gram, project, solve_qp, tangent_features
+
+UNSATISFIED, ON_MARGIN, SATISFIED = 0, 1, 2
+CONVERGED_MARGIN = 1 - 1e-9  # a hinge run has converged when every margin is at least this
+
+
+@dataclass(frozen=True)
+class Filippov:
+    """Settings of the event-driven integrator (the object the run is given)."""
+    tol_local: float = 1e-7  # smooth losses: local error of a step in F = alpha (f - f0)
+    tol_drift: float = 1e-3  # sliding: change of a multiplier (in [0, 1]) from one step to the next
+    max_change: float = 0.25  # largest change of any F over one step (no double crossing of a margin goes unseen)
+    tol_margin: float = 1e-11  # a margin within this of 1 is on it at an event
+    tol_pre: float = 1e-12  # a pre-activation within this (relative to |v_n| |xh_mu|) is on its surface
+    grow: float = 4.0
+
+
+class FilippovState:
+    """The live networks' parameters (V = (omega, b), beta) and which kinks they slide on."""
+
+    def __init__(self, opts: Filippov, X, y, f0, alpha, loss: str, lr, fix_orientation: bool, V, beta):
+        self.o, self.y, self.f0, self.alpha, self.loss, self.lr = opts, y, f0, alpha, loss, tuple(lr)
+        self.hinge = loss == "hinge"
+        self.X_hat = torch.cat([X / math.sqrt(X.shape[1]), torch.ones_like(X[:, :1])], 1)
+        self.xnorm = self.X_hat.norm(dim=1)
+        self.V, self.beta = V, beta
+        self.fix_dir = None
+        if fix_orientation:  # the unit directions omega_n/|omega_n| of the initial network, kept
+            w = V[..., :-1]
+            self.fix_dir = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+        E, p, h = V.shape[0], X.shape[0], V.shape[1]
+        u = self.pre(V)
+        self.side = (u > 0).to(V.dtype)
+        self.status = torch.zeros(E, p, dtype=torch.int8, device=V.device)
+        self.lam = torch.zeros(E, p, dtype=V.dtype, device=V.device)
+        self.held = torch.zeros(E, p, h, dtype=torch.bool, device=V.device)
+        self.gam = torch.zeros(E, p, h, dtype=V.dtype, device=V.device)
+        self.mult = [None] * E
+        m = self.margins(V, beta, u)
+        for e in range(E):
+            self.resolve(e, u[e], m[e])
+
+    # -- the network ---------------------------------------------------------------------------
+    def pre(self, V):
+        return torch.einsum("pd,ehd->eph", self.X_hat, V)
+
+    def margins(self, V, beta, u=None, idx=slice(None)):
+        u = self.pre(V) if u is None else u
+        f = torch.einsum("eph,eh->ep", torch.relu(u), beta) / V.shape[1]
+        return self.y * self.alpha[idx, None] * (f - self.f0[idx])
+
+    def g_smooth(self, m):
+        return N.loss_weights(m, self.y.expand_as(m), self.loss)
+
+    def weights(self, g=None, lam=None, gam=None, idx=slice(None)):
+        """W (E, p, h) from the sets and multipliers (g: the smooth loss's weights)."""
+        lam = self.lam[idx] if lam is None else lam
+        gam = self.gam[idx] if gam is None else gam
+        held, side = self.held[idx], self.side[idx]
+        if self.hinge:
+            status = self.status[idx]
+            G = (status == UNSATISFIED).to(lam.dtype) + (status == ON_MARGIN).to(lam.dtype) * lam
+            return self.y[:, None] * torch.where(held, gam, G[:, :, None] * side)
+        return g[:, :, None] * torch.where(held, gam, side)
+
+    def coef(self, W, idx=slice(None)):
+        c = torch.einsum("eph,pd->ehd", W, self.X_hat) / (self.alpha[idx, None, None] * W.shape[1])
+        return project(c, self.fix_dir[idx]) if self.fix_dir is not None else c
+
+    def pair_weight(self, e, m):
+        """dW/dgamma of a pair (p,): y for the hinge, g_mu for a smooth loss."""
+        return self.y if self.hinge else self.g_smooth(m[None])[0]
+
+    def select(self, keep):
+        for name in ("V", "beta", "f0", "alpha", "side", "status", "lam", "held", "gam"):
+            setattr(self, name, getattr(self, name)[keep])
+        if self.fix_dir is not None:
+            self.fix_dir = self.fix_dir[keep]
+        self.mult = [self.mult[i] for i in keep.tolist()]
+
+    # -- the sliding sets ------------------------------------------------------------------------
+    def resolve(self, e: int, u, m):
+        """Decide, at an event of network e, which points and pairs slide: sides by sign away from the
+        surfaces; on them, the least-norm velocity (sliding.solve_qp) and the exit rule."""
+        o, V, beta, y = self.o, self.V[e], self.beta[e], self.y
+        tol_u = o.tol_pre * V.norm(dim=-1)[None, :] * self.xnorm[:, None]
+        if self.hinge:
+            status = torch.where(m < 1 - o.tol_margin, UNSATISFIED, torch.where(m > 1 + o.tol_margin, SATISFIED, -1))
+            cand_m = status == -1
+            relevant = status != SATISFIED
+            g_sign = y
+        else:
+            status = torch.zeros_like(m, dtype=torch.long)
+            cand_m = torch.zeros_like(m, dtype=torch.bool)
+            g = self.g_smooth(m[None])[0]
+            relevant = g != 0
+            g_sign = g
+        near = (u.abs() <= tol_u) & relevant[:, None]
+        self.side[e] = torch.where(near, self.side[e], (u > 0).to(u.dtype))
+        attract = near & (beta[None, :] * g_sign[:, None] < 0)
+        pts = cand_m.nonzero().flatten()
+        pairs = attract.nonzero()
+        self.held[e] = False
+        self.gam[e] = 0
+        st = status.clamp_min(0).to(torch.int8)
+        st[pts] = ON_MARGIN
+        self.status[e] = st
+        self.lam[e] = 0
+        mult = Multipliers(pts, pairs, torch.zeros(pts.numel() + pairs.shape[0], dtype=V.dtype, device=V.device))
+        if mult.size:
+            self._solve_sliding(e, u, m, mult)
+        # a pair near its surface that does not attract: cross to the side its velocity points to, or stay
+        rest = near & ~self.held[e] & ~attract
+        if bool(rest.any()):
+            self._exit_rule(e, m, rest)
+        held_pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
+        held_pairs = self.held[e].nonzero()
+        vals = torch.cat([self.lam[e][held_pts], self.gam[e][held_pairs[:, 0], held_pairs[:, 1]]])
+        self.mult[e] = Multipliers(held_pts, held_pairs, vals) if vals.numel() else None
+
+    def _solve_sliding(self, e, u, m, mult: Multipliers):
+        V, beta = self.V[e], self.beta[e]
+        gp = self.pair_weight(e, m)
+        g = None if self.hinge else self.g_smooth(m[None])
+        # the fixed part of the velocity: every multiplier at 0
+        W = self.weights(g, idx=slice(e, e + 1))[0]
+        W[mult.points] = 0
+        W[mult.pairs[:, 0], mult.pairs[:, 1]] = 0
+        c = self.coef(W[None], idx=slice(e, e + 1))[0]
+        eta1, eta2 = self.lr
+        aV, ab = eta1 * beta[:, None] * c, eta2 * (V * c).sum(-1)
+        Vb, bb = tangent_features(V, beta, u, self.side[e], self.y, gp, float(self.alpha[e]), u.shape[0], self.lr,
+                                  None if self.fix_dir is None else self.fix_dir[e], mult, self.X_hat)
+        H = gram(Vb, bb, self.lr).cpu().numpy()
+        r = gram(Vb, bb, self.lr, other=(aV[None], ab[None]))[:, 0].cpu().numpy()
+        Jm = mult.points.numel()
+        pos = {int(mu): i for i, mu in enumerate(mult.points.tolist())}
+        rows = [(Jm + k, pos[int(mu)]) for k, mu in enumerate(mult.pairs[:, 0].tolist()) if int(mu) in pos]
+        w = torch.as_tensor(solve_qp(H, r, rows), dtype=V.dtype, device=V.device)
+        eps = 1e-9
+        lam = w[:Jm]
+        st = self.status[e]
+        st[mult.points] = torch.where(lam <= eps, SATISFIED, torch.where(lam >= 1 - eps, UNSATISFIED, ON_MARGIN)
+                                      ).to(torch.int8)
+        self.lam[e][mult.points] = torch.where((lam > eps) & (lam < 1 - eps), lam, torch.zeros_like(lam))
+        if mult.pairs.shape[0]:
+            mu, n = mult.pairs[:, 0], mult.pairs[:, 1]
+            gam = w[Jm:]
+            up = torch.ones_like(gam)
+            for k, mu_k in enumerate(mu.tolist()):
+                if mu_k in pos:
+                    up[k] = lam[pos[mu_k]]
+            low, high = gam <= eps, gam >= up - eps
+            self.side[e][mu, n] = torch.where(high & ~low, 1.0, 0.0).to(V.dtype)
+            inside = ~low & ~high & (st[mu] != SATISFIED)
+            self.held[e][mu[inside], n[inside]] = True
+            # stored as W/y (hinge) or W/g (smooth)
+            self.gam[e][mu[inside], n[inside]] = gam[inside]
+
+    def _exit_rule(self, e, m, rest):
+        """Pairs on their surface that it does not hold: u' on either side decides; where both sides
+        push away (a repelling surface) the pair keeps its side."""
+        V, beta = self.V[e], self.beta[e]
+        g = None if self.hinge else self.g_smooth(m[None])
+        W = self.weights(g, idx=slice(e, e + 1))[0]
+        gp = self.pair_weight(e, m)
+        mu, n = rest.nonzero(as_tuple=True)
+        W0 = W.clone()
+        W0[mu, n] = 0
+        c0 = self.coef(W0[None], idx=slice(e, e + 1))[0]
+        eta1 = self.lr[0]
+        du0 = eta1 * beta[n] * (self.X_hat[mu] * c0[n]).sum(-1)
+        xx = self.X_hat[mu]
+        if self.fix_dir is not None:
+            xx_p = project(xx[:, None, :], self.fix_dir[e][n][:, None, :])[:, 0]
+        else:
+            xx_p = xx
+        du1 = du0 + eta1 * beta[n] * gp[mu] * (xx * xx_p).sum(-1) / (float(self.alpha[e]) * W.shape[0])
+        # du1 >= du0 (the pair does not attract): both > 0 cross up, both < 0 down, else it keeps its side
+        new = torch.where(du0 > 0, 1.0, torch.where(du1 < 0, 0.0, self.side[e][mu, n]))
+        self.side[e][mu, n] = new.to(V.dtype)
+
+    # -- a step ------------------------------------------------------------------------------------
+    def _hold_matrices(self, m0, u0, g):
+        """Per network with multipliers: pinv of H over them, and the scales D^{-1} of their residuals."""
+        out = {}
+        h, p = self.V.shape[1], self.X_hat.shape[0]
+        for e, mult in enumerate(self.mult):
+            if mult is None:
+                continue
+            gp = self.y if self.hinge else g[e]
+            Vb, bb = tangent_features(self.V[e], self.beta[e], u0[e], self.side[e], self.y, gp, float(self.alpha[e]),
+                                      p, self.lr, None if self.fix_dir is None else self.fix_dir[e], mult, self.X_hat)
+            H = gram(Vb, bb, self.lr)
+            a = float(self.alpha[e])
+            mu, n = mult.pairs[:, 0], mult.pairs[:, 1]
+            dinv = torch.cat([torch.full((mult.points.numel(),), h / (a * a * p), dtype=H.dtype, device=H.device),
+                              self.beta[e][n] * gp[mu] / (a * p)])
+            out[e] = (torch.linalg.pinv(H, hermitian=True, rtol=1e-12), dinv)
+        return out
+
+    def _hold_target(self, e, m0, u0, Hinv, dinv, tau):
+        """Where the step takes the held margins (1) and pre-activations (0). An event leaves them within
+        tol_margin or tol_pre of their surface, and removing that offset in one short step would need
+        multipliers far outside [0, 1]: the step removes as much of it as moves a multiplier by at most
+        a quarter of tol_drift (all of it once the steps are long)."""
+        mult = self.mult[e]
+        mu, n = mult.pairs[:, 0], mult.pairs[:, 1]
+        s0 = torch.cat([m0[e][mult.points], u0[e][mu, n]])
+        surface = torch.cat([torch.ones_like(m0[e][mult.points]), torch.zeros_like(u0[e][mu, n])])
+        corr = (Hinv @ (dinv * (s0 - surface))).abs().max() / tau
+        share = min(1.0, 0.25 * self.o.tol_drift / max(float(corr), 1e-300))
+        return surface + (s0 - surface) * (1 - share)
+
+    def _margin_floor(self, e, u, beta, pts):
+        """The rounding of the margins of points pts of network e (at least 4e-16): F = alpha (f - f0) loses
+        alpha eps (|f0| + sum |beta relu(u)|/h) to the subtraction, 1e-13 at alpha = 1e3, and no hold can
+        do better (chasing the rounding drives the multipliers out of [0, 1], and the steps to zero)."""
+        absf = torch.relu(u) @ beta.abs() / beta.shape[0] + self.f0[e][pts].abs()
+        return (8 * 2.2e-16 * float(self.alpha[e]) * absf).clamp_min(4e-16)
+
+    def _held_values(self, e, lam, gam):
+        mult = self.mult[e]
+        return torch.cat([lam[e][mult.points], gam[e][mult.pairs[:, 0], mult.pairs[:, 1]]])
+
+    def trial(self, tau):
+        """The step of every live network over tau (E,), multipliers held on their surfaces."""
+        V, beta, lr = self.V, self.beta, self.lr
+        u0 = self.pre(V)
+        m0 = self.margins(V, beta, u0)
+        g = err = None
+        if not self.hinge:  # the exponential midpoint: the coefficient of the half step
+            c0 = self.coef(self.weights(self.g_smooth(m0)))
+            Vh, bh = advance(V, beta, c0, tau / 2, lr)
+            g = self.g_smooth(self.margins(Vh, bh))
+            mA = self.margins(*advance(V, beta, c0, tau, lr))
+        lam, gam = self.lam.clone(), self.gam.clone()
+        mats = self._hold_matrices(m0, u0, g) if any(x is not None for x in self.mult) else {}
+        ok = torch.ones_like(tau, dtype=torch.bool)
+        targets = {e: self._hold_target(e, m0, u0, Hinv, dinv, float(tau[e])) for e, (Hinv, dinv) in mats.items()}
+        for it in range(10):
+            W = self.weights(g, lam, gam)
+            c = self.coef(W)
+            V1, b1 = advance(V, beta, c, tau, lr)
+            u1 = self.pre(V1)
+            m1 = self.margins(V1, b1, u1)
+            todo = False
+            for e, (Hinv, dinv) in mats.items():
+                mult = self.mult[e]
+                mu, n = mult.pairs[:, 0], mult.pairs[:, 1]
+                res = torch.cat([m1[e][mult.points], u1[e][mu, n]]) - targets[e]
+                scale = torch.cat([self._margin_floor(e, u1[e][mult.points], b1[e], mult.points) / 4e-16,
+                                   V1[e][n].norm(dim=-1) * self.xnorm[mu]])
+                # to rounding: a looser test would let the surfaces drift by its tolerance at every step
+                if bool((res.abs() <= 4e-16 * scale).all()):
+                    continue
+                if it == 9:
+                    ok[e] = bool((res.abs() <= 1e-12 * scale).all())
+                    continue
+                todo = True
+                dw = -(Hinv @ (dinv * res)) / tau[e]
+                Jm = mult.points.numel()
+                lam[e][mult.points] += dw[:Jm]
+                gam[e][mu, n] += dw[Jm:]
+            if not todo:
+                break
+        if not self.hinge:
+            err = (mA - m1).abs().amax(1) / self.o.tol_local
+        return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": c, "lam": lam, "gam": gam,
+                "err": err, "ok": ok, "g": g}
+
+    def _margin_at(self, e_idx, pts, t, c):
+        """Margins of points pts (K,) of networks e_idx (K,) at times t (K,) of the frozen-coefficient step."""
+        Vt, bt = advance(self.V[e_idx], self.beta[e_idx], c[e_idx], t, self.lr)
+        u = (Vt * self.X_hat[pts][:, None, :]).sum(-1)
+        f = (torch.relu(u) * bt).sum(-1) / Vt.shape[1]
+        return self.y[pts] * self.alpha[e_idx] * (f - self.f0[e_idx, pts])
+
+    def event_times(self, tr, tau):
+        """The first event of every network inside (0, tau]: inf where none."""
+        o = self.o
+        E = tau.shape[0]
+        u0, m0 = tr["u0"], tr["m0"]
+        tol_u = o.tol_pre * self.V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
+        if self.hinge:
+            relevant = (self.status != SATISFIED)[:, :, None]
+        else:
+            relevant = (self.g_smooth(m0) != 0)[:, :, None]
+        mask = relevant & ~self.held & (u0.abs() > tol_u)
+        k, sigma, b0, P = pair_terms(self.V, self.beta, tr["c"], self.X_hat, self.lr)
+        t_ev = first_crossing(u0, P, k, sigma, b0, tau, mask, 0.1 * tol_u.expand_as(u0)).flatten(1).amin(1)
+        if self.hinge:
+            m1 = tr["m"]
+            rising = (self.status == UNSATISFIED) & (m1 >= 1)
+            falling = (self.status == SATISFIED) & (m1 < 1 - o.tol_margin)
+            cand = rising | falling
+            if bool(cand.any()):
+                e_idx, pts = cand.nonzero(as_tuple=True)
+                level = torch.where(rising[e_idx, pts], 1.0, 1 - o.tol_margin / 2).to(m1.dtype)
+                root = bracketed_root(lambda t: self._margin_at(e_idx, pts, t, tr["c"]) - level,
+                                      torch.zeros_like(level), tau[e_idx], 0.1 * o.tol_margin)
+                t_m = torch.full((E,), math.inf, dtype=tau.dtype, device=tau.device)
+                t_m = t_m.scatter_reduce(0, e_idx, root, reduce="amin")
+                t_ev = torch.minimum(t_ev, t_m)
+        for e, mult in enumerate(self.mult):  # a multiplier leaving its interval: linear in time over the step
+            if mult is None:
+                continue
+            before = self._held_values(e, self.lam, self.gam)
+            after = self._held_values(e, tr["lam"], tr["gam"])
+            up = torch.ones_like(after)
+            Jm = mult.points.numel()
+            pos = {int(mu): i for i, mu in enumerate(mult.points.tolist())}
+            for k_, mu in enumerate(mult.pairs[:, 0].tolist()):
+                if mu in pos:
+                    up[Jm + k_] = after[pos[mu]]
+            frac = torch.where(after < 0, before / (before - after).clamp_min(1e-300),
+                               torch.where(after > up, (up - before) / (after - before).clamp_min(1e-300),
+                                           torch.full_like(after, math.inf)))
+            if bool(torch.isfinite(frac).any()):
+                t_ev[e] = torch.minimum(t_ev[e], float(tau[e]) * frac.clamp(0, 1).min())
+        return t_ev
+
+    def step(self, dt, room):
+        """One step of every live network: at most dt, at most ``room`` (to the next checkpoint), ending
+        on the first event. Returns (accept, taken step, next dt, event, trial) per network; the state of
+        the accepted networks moves on, and every network that ended on an event has its sets resolved."""
+        o = self.o
+        tau = torch.minimum(dt, room)
+        cut = torch.zeros_like(tau, dtype=torch.bool)  # tau ends on an event a trial found (valid ones only)
+        for _ in range(4):
+            tr = self.trial(tau)
+            worst, drift, finite = self._step_error(tr, tau)
+            # a trial whose hold failed says nothing about events: it is refused and shrunk below
+            valid = tr["ok"] & finite
+            t_ev = torch.where(valid, self.event_times(tr, tau), torch.full_like(tau, math.inf))
+            hit = t_ev < tau * (1 - 1e-12)
+            if not bool(hit.any()):
+                break
+            tau = torch.where(hit, t_ev.clamp_min(tau * 1e-15), tau)
+            cut |= hit
+        accept = valid & ~hit & (worst <= 1)  # hit: still an event inside after four cuts, retried from the event time
+        factor = (0.9 / worst.clamp_min(1e-12)).clamp(0.2, o.grow)
+        # a step cut short by an event or a checkpoint leaves the step size as it was
+        short = tau < dt * (1 - 1e-12)
+        grown = torch.where(short, torch.maximum(dt, tau * factor), tau * factor)
+        refused = tau * torch.where(tr["ok"] & finite, factor.clamp_max(0.5), torch.full_like(tau, 0.25))
+        nxt = torch.where(accept, grown, torch.where(valid & hit, tau, refused))
+        event = accept & (cut | (t_ev <= tau * (1 + 1e-12)))
+        idx = accept.nonzero().flatten()
+        self.V[idx], self.beta[idx] = tr["V"][idx], tr["beta"][idx]
+        self.lam[idx], self.gam[idx] = tr["lam"][idx], tr["gam"][idx]
+        for e in event.nonzero().flatten().tolist():
+            self.resolve(e, tr["u"][e], tr["m"][e])
+        # a step refused for the drift of its multipliers: the stored ones are the last step's averages,
+        # and the QP gives them at this instant (the next step's drift is then its own)
+        for e in (~accept & ~(valid & hit) & finite & (drift > 1)).nonzero().flatten().tolist():
+            self.resolve(e, tr["u0"][e], tr["m0"][e])
+        return accept, tau, nxt, event, tr
+
+    def _step_error(self, tr, tau):
+        """(worst ratio of a trial step to its tolerances, the multipliers' drift ratio, finite) per network."""
+        o = self.o
+        ratios = [(tr["m"] - tr["m0"]).abs().amax(1) / o.max_change]
+        if tr["err"] is not None:
+            ratios.append(tr["err"].sqrt())
+        drift = torch.zeros_like(tau)
+        for e, mult in enumerate(self.mult):
+            if mult is not None:
+                d = (self._held_values(e, tr["lam"], tr["gam"]) - self._held_values(e, self.lam, self.gam)).abs()
+                drift[e] = d.max() / o.tol_drift
+        ratios.append(drift)
+        finite = torch.isfinite(tr["m"]).all(1) & torch.isfinite(tr["V"]).flatten(1).all(1)
+        worst = torch.stack(ratios).amax(0)
+        return torch.where(finite, worst, torch.full_like(worst, math.inf)), drift, finite
+
+    def converged(self, m):
+        return (m >= CONVERGED_MARGIN).all(1)
+
+    def params(self) -> N.Params:
+        return N.Params(self.V[..., :-1].contiguous(), self.V[..., -1].contiguous(), self.beta)
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k).cpu() for k in ("side", "status", "lam", "held", "gam")}
+
+    def load_state(self, state: dict, u, m):
+        for k, v in state.items():
+            setattr(self, k, v.to(getattr(self, k).device))
+        for e in range(self.V.shape[0]):  # the multipliers' index lists, from the saved sets
+            pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
+            pairs = self.held[e].nonzero()
+            vals = torch.cat([self.lam[e][pts], self.gam[e][pairs[:, 0], pairs[:, 1]]])
+            self.mult[e] = Multipliers(pts, pairs, vals) if vals.numel() else None

@@ -1,0 +1,142 @@
+"""The exact flow of every neuron while its coefficient vector is frozen, and when its pre-activations cross zero.
+
+Write a neuron as v = (omega, b) in R^{d+1} and a point as xh = (x/sqrt(d), 1), so that u = v . xh.
+For every loss the flow of a neuron is
+
+    dv/dt = eta_1 beta c,     dbeta/dt = eta_2 v . c,     c = (1/(alpha p)) sum_mu W_mu xh_mu,
+
+with W_mu = g_mu Theta(u_mu) (the hinge's g_mu = y_mu Theta(1 - m_mu); set-valued weights inside [0, 1]
+where the flow slides). Between two events of the hinge c is constant, and then the flow of a neuron is
+linear: in v~ = v/sqrt(eta_1), beta~ = beta/sqrt(eta_2) and C = sqrt(eta_1 eta_2) c it is a hyperbolic
+rotation of the plane (v~ . C/|C|, beta~), the part of v~ orthogonal to C staying put:
+
+    s(t) = s0 cosh(kt) + beta0 sinh(kt),   beta(t) = beta0 cosh(kt) + s0 sinh(kt),   k = |C|.
+
+It conserves eta_1 beta^2 - eta_2 |v|^2 exactly, whatever c, so a step of it conserves each neuron's
+Q_n to rounding (theory: the conserved imbalance). The pre-activation of a point on the neuron is
+u(t) = u0 + P (sigma phi1(t) + beta0 phi2(t)), with phi1 = (cosh kt - 1)/k^2, phi2 = sinh(kt)/k,
+sigma = v~0 . C and P = sqrt(eta_1) C . xh: a sum of e^{kt}, e^{-kt} and a constant, with at most one
+extremum (where beta~ changes sign), hence at most two zeros, which ``first_crossing`` finds exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _sinhc(x: torch.Tensor) -> torch.Tensor:
+    """sinh(x)/x, exact near 0."""
+    small = x.abs() < 1e-4
+    safe = torch.where(small, torch.ones_like(x), x)
+    return torch.where(small, 1 + x * x / 6, torch.sinh(safe) / safe)
+
+
+def rotation_factors(k: torch.Tensor, t: torch.Tensor):
+    """(cosh kt, phi1 = (cosh kt - 1)/k^2, phi2 = sinh(kt)/k), stable as k -> 0; k (E, h), t (E,)."""
+    kt = k * t[:, None]
+    half = _sinhc(kt / 2)
+    tt = t[:, None].expand_as(k)
+    phi1 = 0.5 * (tt * half) ** 2  # (cosh x - 1) = 2 sinh^2(x/2)
+    phi2 = tt * _sinhc(kt)
+    return torch.cosh(kt), phi1, phi2
+
+
+def advance(V: torch.Tensor, beta: torch.Tensor, c: torch.Tensor, t: torch.Tensor, lr=(1.0, 1.0)):
+    """The exact flow of every neuron over time t (E,) with its coefficient c (E, h, d+1) frozen.
+
+    V (E, h, d+1) holds (omega, b); returns (V(t), beta(t))."""
+    eta1, eta2 = lr
+    r1, r2 = math.sqrt(eta1), math.sqrt(eta2)
+    C = c * math.sqrt(eta1 * eta2)
+    k = C.norm(dim=-1)  # (E, h)
+    Vt, bt = V / r1, beta / r2
+    sigma = (Vt * C).sum(-1)  # v~ . C = s0 k
+    ch, phi1, phi2 = rotation_factors(k, t)
+    # s0 sinh(kt) = sigma sinh(kt)/k = sigma phi2 and s0 (cosh - 1) |C| = sigma phi1 |C|^2/k^2 ... both along C
+    Vnew = Vt + (sigma * phi1 + bt * phi2)[..., None] * C
+    bnew = bt * ch + sigma * phi2
+    return Vnew * r1, bnew * r2
+
+
+def pair_terms(V, beta, c, X_hat, lr=(1.0, 1.0)):
+    """(k (E, h), sigma (E, h), beta~0 (E, h), P (E, p, h)) of u(t) = u0 + P (sigma phi1 + beta~0 phi2)."""
+    eta1, eta2 = lr
+    C = c * math.sqrt(eta1 * eta2)
+    k = C.norm(dim=-1)
+    sigma = (V * C).sum(-1) / math.sqrt(eta1)
+    P = torch.einsum("pd,ehd->eph", X_hat, C) * math.sqrt(eta1)
+    return k, sigma, beta / math.sqrt(eta2), P
+
+
+def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
+    """The first time in (0, horizon] at which u(t) = u0 + P (sigma phi1(t) + b0 phi2(t)) reaches 0,
+    for every pair of ``mask`` (E, p, h); inf where it does not. horizon (E,); ftol (E, p, h): how near
+    0 a zero must come (the surface tolerance).
+
+    u is monotone on either side of its one extremum t_e (where beta~ = b0 cosh + sigma sinh/k = 0), so
+    the first zero lies in (0, min(t_e, horizon)] or, failing that, in (t_e, horizon]; each is found by
+    regula falsi on a bracket (bracketed_root), vectorised over the pairs that cross."""
+    E, p, h = u0.shape
+    inf = torch.full_like(u0, math.inf)
+    if not bool(mask.any()):
+        return inf
+    kk, ss, bb = (x[:, None, :].expand(E, p, h) for x in (k, sigma, b0))
+    T = horizon[:, None, None].expand(E, p, h)
+    # the extremum: tanh(k t_e) = -b0 k/sigma, inside (0, 1)
+    ratio = torch.where(ss != 0, -bb * kk / torch.where(ss != 0, ss, torch.ones_like(ss)), torch.full_like(ss, 2.0))
+    has_ext = (ratio > 0) & (ratio < 1) & (kk > 0)
+    t_ext = torch.where(has_ext, torch.atanh(ratio.clamp(0, 1 - 1e-16)) / kk.clamp_min(1e-300), T)
+    t_ext = torch.minimum(t_ext, T)
+
+    u_at = lambda t: u_at_pairs(u0, P, kk, ss, bb, t)  # noqa: E731
+
+    u_ext, u_end = u_at(t_ext), u_at(T)
+    first = mask & (torch.sign(u_ext) != torch.sign(u0)) & (u_ext != 0)
+    second = mask & ~first & (t_ext < T) & (torch.sign(u_end) != torch.sign(u_ext)) & (u_end != 0)
+    lo = torch.where(second, t_ext, torch.zeros_like(T))
+    hi = torch.where(first, t_ext, T)
+    todo = first | second
+    if not bool(todo.any()):
+        return inf
+    idx = todo.nonzero(as_tuple=True)
+    args = (u0[idx], P[idx], kk[idx], ss[idx], bb[idx])
+    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo[idx], hi[idx], ftol[idx])
+    out = inf.clone()
+    out[idx] = root
+    return out
+
+
+def bracketed_root(fun, lo, hi, ftol, iters: int = 100, rtol: float = 1e-15):
+    """The zero of fun (vectorised, one bracket [lo, hi] with a sign change each) by the Illinois
+    variant of regula falsi, which converges superlinearly and never leaves its bracket. Stops where
+    |fun| <= ftol (a number or one per bracket) or the bracket is down to rounding; returns the end
+    of the bracket on the far side of the zero, or the point within ftol."""
+    flo, fhi = fun(lo), fun(hi)
+    side = torch.zeros_like(lo)
+    for _ in range(iters):
+        width = hi - lo
+        open_ = (width > rtol * hi.abs().clamp_min(1e-300)) & (fhi.abs() > ftol)
+        if not bool(open_.any()):
+            break
+        denom = fhi - flo
+        t = torch.where(denom != 0, hi - fhi * width / torch.where(denom != 0, denom, torch.ones_like(denom)),
+                        0.5 * (lo + hi))
+        t = torch.where((t > lo) & (t < hi), t, 0.5 * (lo + hi))
+        ft = fun(t)
+        left = torch.sign(ft) == torch.sign(flo)  # the zero lies in [t, hi]
+        # Illinois: halve the function value at the end that stays twice in a row
+        fhi = torch.where(left & (side > 0), 0.5 * fhi, fhi)
+        flo = torch.where(~left & (side < 0), 0.5 * flo, flo)
+        lo, flo = torch.where(left, t, lo), torch.where(left, ft, flo)
+        hi, fhi = torch.where(left, hi, t), torch.where(left, fhi, ft)
+        side = torch.where(left, torch.ones_like(side), -torch.ones_like(side))
+        done = ft == 0
+        lo, hi = torch.where(done, t, lo), torch.where(done, t, hi)
+    return hi
+
+
+def u_at_pairs(u0, P, k, sigma, b0, t):
+    """u(t) of pairs given as flat vectors (the bisection's evaluations)."""
+    kt = k * t
+    return u0 + P * (sigma * 0.5 * (t * _sinhc(kt / 2)) ** 2 + b0 * t * _sinhc(kt))
