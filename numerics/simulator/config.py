@@ -15,7 +15,9 @@ STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
 
 
 # settings added after runs were stored: at these values they are left out of a run's identity
-KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None}
+# (runs saved before the integrator could be chosen were all euler runs)
+KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None, "integrator": "euler"}
+INTEGRATORS = ("filippov", "euler", "euler-rollback")
 
 
 ALPHA_RANGE = (1e-8, 1e12)  # where the alpha-trick's flow is resolvable in float64 (see the message below)
@@ -62,6 +64,9 @@ class SimulationConfig:
     lr_second: float = 1.0
     init_scale: float | None = None
     imbalance: float | None = None
+    # filippov: event-driven, exact through the kinks (filippov.py); euler: the kink controller with
+    # tol_output, tol_angle, dt_min and grow; euler-rollback: feature_lazy's rule (steppers.py)
+    integrator: str = "filippov"
 
     def __post_init__(self):
         self.alphas = tuple(float(a) for a in np.atleast_1d(self.alphas))
@@ -120,6 +125,8 @@ class SimulationConfig:
             raise SimulationError(f"init_scale must be finite and positive, got {self.init_scale}")
         if self.imbalance is not None and not math.isfinite(self.imbalance):
             raise SimulationError(f"imbalance must be finite, got {self.imbalance}")
+        if self.integrator not in INTEGRATORS:
+            raise SimulationError(f"integrator must be one of {', '.join(INTEGRATORS)}, got {self.integrator!r}")
         if not isinstance(self.fix_orientation, (bool, np.bool_)):
             raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
 

@@ -13,7 +13,7 @@ import torch
 from .. import network as N
 from ..kernels.ntk import empirical_ntk
 
-SCALARS = ("t", "steps", "rejected", "forced", "train_loss", "train_error", "test_loss", "test_error",
+SCALARS = ("t", "steps", "rejected", "forced", "events", "train_loss", "train_error", "test_loss", "test_error",
            "min_margin", "rel_change_omega", "rel_change", "attractors", "active_neurons", "rms_parallel",
            "rms_perp")
 
@@ -58,7 +58,7 @@ class Observables:
         a["final_all_omega"], a["final_all_b"], a["final_all_beta"] = nan(E, cfg.h, d), nan(E, cfg.h), nan(E, cfg.h)
         self.arrays = a
 
-    def record(self, nets, ks, th, th0, m, mtest, alpha, X, t, steps, rejected, forced):
+    def record(self, nets, ks, th, th0, m, mtest, alpha, X, t, steps, rejected, forced, events):
         """Store the observables of networks ``nets`` (checkpoint indices ``ks``, or final if None)."""
         loss = self.cfg.loss
         one = torch.ones_like(alpha)
@@ -66,7 +66,7 @@ class Observables:
         active = (u > 0).transpose(1, 2).cpu().numpy()  # (e, h, p)
         z = N.neuron_positions(th.omega[:, : self.tracked], th.b[:, : self.tracked])
         values = {
-            "t": t, "steps": steps, "rejected": rejected, "forced": forced,
+            "t": t, "steps": steps, "rejected": rejected, "forced": forced, "events": events,
             "train_loss": N.mean_loss(m, one, loss), "train_error": (m <= 0).double().mean(1),
             "min_margin": m.amin(1),
             "rel_change_omega": (th.omega - th0.omega).flatten(1).norm(dim=1) / th0.omega.flatten(1).norm(dim=1),

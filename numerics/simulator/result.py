@@ -28,7 +28,8 @@ class SimulationResult:
             rows.append({
                 "seed": seed, "alpha": alpha, "stop_reason": self.stop_reason[e],
                 "steps": int(a["final_steps"][e]), "rejected_steps": int(a["final_rejected"][e]),
-                "forced_steps": int(a["final_forced"][e]), "t": float(a["final_t"][e]),
+                "forced_steps": int(a["final_forced"][e]), "events": _count(a, "final_events", e),
+                "t": float(a["final_t"][e]), "min_margin": float(a["final_min_margin"][e]),
                 "train_loss": float(a["final_train_loss"][e]), "train_error": float(a["final_train_error"][e]),
                 "test_loss": _maybe(a["final_test_loss"][e]), "test_error": _maybe(a["final_test_error"][e]),
                 "rel_change_omega": float(a["final_rel_change_omega"][e]),
@@ -73,11 +74,18 @@ class SimulationResult:
             raise FileInputError(f"{out} holds no finished simulation (no result.json)")
         try:
             meta = json.loads((out / "result.json").read_text())
-            cfg = SimulationConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()})
+            settings = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()}
+            settings.setdefault("integrator", "euler")  # results saved before the choice existed
+            cfg = SimulationConfig(**settings)
         except (ValueError, KeyError, TypeError) as exc:
             raise FileInputError(f"{out / 'result.json'} is damaged ({type(exc).__name__}: {exc})") from None
         arrays = read_npz(out / "results.npz", "simulation result")
         return cls(cfg, arrays, [n["stop_reason"] for n in meta["networks"]], meta["wall_s"], str(out), meta["device"])
+
+
+def _count(arrays, name, e):
+    """An integer observable; 0 in results saved before it was recorded."""
+    return int(arrays[name][e]) if name in arrays else 0
 
 
 def _maybe(v):

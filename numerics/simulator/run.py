@@ -1,14 +1,13 @@
 """Train ensembles of networks by gradient flow: the run, its state, saving and resuming.
 
 One run trains E = len(seeds) x len(alphas) independent networks on the same dataset, all
-at once (batched matrix products, CPU or CUDA). Each network has its own step size. The step
-is an integrator object (integrators.Euler) whose trial steps a step-size controller
-(step_control.KinkController) accepts or rejects: a step is accepted only while the outputs
-move by less than ``tol_output / alpha`` (so F = alpha (f - f_0) moves by less than
-``tol_output``) and the velocity turns by less than ``tol_angle`` (1 - cosine); a rejected step
-is rolled back and shrunk, an accepted one grows. At the ReLU and hinge kinks the flow may slide
-along the kink, where the velocity flips at every step: below ``dt_min`` steps are accepted
-anyway (the Euler discretisation of the sliding flow) and counted as ``forced_steps``.
+at once (batched matrix products, CPU or CUDA). Each network has its own step size. The steps
+are taken by a stepper (steppers.py), one per ``cfg.integrator``: ``filippov``, the event-driven
+integrator that slides exactly along the kinks of ReLU and hinge (filippov.py); ``euler``, explicit
+Euler steps accepted while F = alpha (f - f_0) moves by less than ``tol_output`` and the velocity
+turns by less than ``tol_angle``, steps below ``dt_min`` being accepted anyway at the kinks and
+counted as ``forced_steps``; ``euler-rollback``, feature_lazy's rule. Refused steps are counted as
+``rejected_steps``, steps that end on an event of the Filippov flow as ``events``.
 
 Observables are recorded at log-spaced times, and at each network's stop. The run saves its
 configuration (config.json), its observables (results.npz) and its state (state.pt) in the
@@ -29,10 +28,9 @@ import torch
 from .. import network as N
 from ..data import Dataset
 from .config import SimulationConfig, SimulationError, build_datasets
-from .integrators import Euler
 from .observables import Observables, informative_dims
 from .result import SimulationResult
-from .step_control import KinkController
+from .steppers import first_dt, make_stepper
 
 class _Run:
     """The mutable state of one simulation: parameters, clocks and recorded observables."""
@@ -52,24 +50,23 @@ class _Run:
             self.f0 = N.output(*self.theta0.tuple(), self.X)
             self.f0t = N.output(*self.theta0.tuple(), self.Xt) if self.Xt is not None else None
         self.t = torch.zeros(self.E, dtype=torch.float64, device=device)
-        self.dt = torch.full((self.E,), cfg.tol_output, dtype=torch.float64, device=device)
+        self.dt = torch.full((self.E,), first_dt(cfg), dtype=torch.float64, device=device)
         self.steps = torch.zeros(self.E, dtype=torch.long, device=device)
         self.rejected = torch.zeros_like(self.steps)
         self.forced = torch.zeros_like(self.steps)
+        self.events = torch.zeros_like(self.steps)
         self.next_k = torch.zeros(self.E, dtype=torch.long, device=device)
         self.stop = [""] * self.E
         self.wall_before = 0.0  # wall-clock seconds spent in earlier (interrupted) sessions
         self.t_ckpt = torch.as_tensor(np.geomspace(cfg.t_first, cfg.t_max, cfg.checkpoints), dtype=torch.float64,
                                       device=device)
         self.obs = Observables(cfg, train, self.E, informative_dims(train.meta, cfg.d))
-        self.integrator = Euler(cfg.tol_output, cfg.tol_angle)
-        self.controller = KinkController(cfg.dt_min, cfg.grow)
 
     # -- state for resume ------------------------------------------------------------------------
     def state_dict(self, wall: float) -> dict:
         return {"identity": self.cfg.identity(), "theta": [x.cpu() for x in self.theta.tuple()],
                 "t": self.t.cpu(), "dt": self.dt.cpu(), "steps": self.steps.cpu(), "rejected": self.rejected.cpu(),
-                "forced": self.forced.cpu(), "next_k": self.next_k.cpu(), "stop": list(self.stop),
+                "forced": self.forced.cpu(), "events": self.events.cpu(), "next_k": self.next_k.cpu(), "stop": list(self.stop),
                 "wall": wall, "obs": self.obs.arrays}
 
     def load_state(self, state: dict):
@@ -80,6 +77,8 @@ class _Run:
         self.theta = N.Params(*(dev(x).to(self.dtype) for x in state["theta"]))
         for name in ("t", "dt", "steps", "rejected", "forced", "next_k"):
             setattr(self, name, dev(state[name]))
+        if "events" in state:  # states saved before the Filippov integrator have none
+            self.events = dev(state["events"])
         # a network stopped by the wall-clock limit, or by a step limit now raised, goes on
         steps = state["steps"].tolist()
         self.stop = ["" if r == "wall" or (r == "steps" and steps[e] < self.cfg.max_steps) else r
@@ -158,11 +157,11 @@ def _integrate(run: _Run, progress, t_start, save):
     bar = tqdm(total=K * run.E, disable=(not progress) if progress is not None else None, unit="ckpt",
                desc="simulate", leave=False)
     bar.update(int(run.next_k.sum()) + sum(K - int(run.next_k[e]) for e in range(run.E) if run.stop[e]))
-    # working copies for the live networks only; finished networks drop out of the batch
-    theta, alpha, f0 = run.theta.select(live), run.alpha[live], run.f0[live]
+    # the stepper holds the live networks only; finished networks drop out of the batch
+    stepper = make_stepper(cfg, run.X, run.y, run.alpha[live], run.f0[live], run.theta.select(live))
     try:
         with torch.no_grad():
-            _loop(run, live, theta, alpha, f0, bar, t_start, save)
+            _loop(run, live, stepper, bar, t_start, save)
     finally:
         bar.close()
 
@@ -194,57 +193,48 @@ def _interrupts_between_steps():
         signal.signal(signal.SIGINT, previous)
 
 
-def _loop(run, live, theta, alpha, f0, bar, t_start, save):
+def _loop(run, live, stepper, bar, t_start, save):
     with _interrupts_between_steps() as between_steps:
-        _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps)
+        _steps(run, live, stepper, bar, t_start, save, between_steps)
 
 
-def _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps):
+def _steps(run, live, stepper, bar, t_start, save, between_steps):
     cfg, K = run.cfg, run.cfg.checkpoints
     last_save = time.perf_counter()
 
     def write_back():
-        for full, part in zip(run.theta.tuple(), theta.tuple()):
+        for full, part in zip(run.theta.tuple(), stepper.params().tuple()):
             full[live] = part
 
-    def flow(params):  # the parameter velocity of the live networks
-        return N.velocity(params, run.X, run.y, f0, alpha, cfg.loss, cfg.fix_orientation, cfg.lr)
-
     try:
-        vel, f, m, _ = flow(theta)
         while live.numel():
             between_steps()  # a deferred SIGINT lands here, where state, clocks and counters agree
             t, dt = run.t[live], run.dt[live]
             t_next = run.t_ckpt[run.next_k[live].clamp_max(K - 1)]
             at_end = run.next_k[live] >= K
             t_target = torch.where(at_end, torch.full_like(t, cfg.t_max), t_next)
-            step = torch.minimum(dt, t_target - t)
-            trial = run.integrator.step(flow, theta, vel, f, alpha, step)
-            accept, forced, dt_next = run.controller(step, dt, trial.r_out, trial.r_dir)
-            # accepted networks move on; rejected ones keep their state and retry with a smaller step
-            theta = trial.theta.where(accept, theta)
-            vel = trial.vel.where(accept, vel)
-            f, m = (torch.where(accept[:, None], a2, a) for a2, a in ((trial.f, f), (trial.m, m)))
-            t_new = torch.where(accept, t + step, t)
-            hit = accept & (step >= t_target - t)
+            out = stepper.step(dt, t_target - t)
+            accept = out.accept
+            t_new = torch.where(accept, t + out.tau, t)
+            hit = accept & (out.tau >= t_target - t)
             t_new = torch.where(hit, t_target, t_new)  # land exactly on the checkpoint
             run.t[live] = t_new
-            run.dt[live] = dt_next
+            run.dt[live] = out.next_dt
             run.steps[live] += accept.long()
             run.rejected[live] += (~accept).long()
-            run.forced[live] += forced.long()
-            # stop conditions
-            reason = _stop_reasons(run, live, vel, f, m, alpha, t_new, t_start)
+            run.forced[live] += out.forced.long()
+            run.events[live] += out.event.long()
+            reason = _stop_reasons(run, live, stepper, t_new, t_start)
             hit_ckpt = hit & ~at_end
             if bool(hit_ckpt.any()):
                 idx = hit_ckpt.nonzero().flatten()
-                _record(run, live, idx, theta, m, alpha, checkpoint=True)
+                _record(run, live, idx, stepper, checkpoint=True)
                 run.next_k[live[idx]] += 1
                 bar.update(int(idx.numel()))
             if reason is not None:
                 done = torch.tensor([r != "" for r in reason], device=run.device)
                 idx = done.nonzero().flatten()
-                _record(run, live, idx, theta, m, alpha, checkpoint=False)
+                _record(run, live, idx, stepper, checkpoint=False)
                 for i in idx.tolist():
                     e = int(live[i])
                     run.stop[e] = reason[i]
@@ -252,8 +242,7 @@ def _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps):
                 write_back()  # then drop the finished networks from the batch
                 keep = (~done).nonzero().flatten()
                 live = live[keep]
-                theta, vel, alpha, f0 = theta.select(keep), vel.select(keep), alpha[keep], f0[keep]
-                f, m = f[keep], m[keep]
+                stepper.select(keep)
             if time.perf_counter() - last_save > 30.0 or (bool(hit_ckpt.any()) and time.perf_counter() - last_save > 5):
                 write_back()
                 save()
@@ -263,18 +252,12 @@ def _steps(run, live, theta, alpha, f0, bar, t_start, save, between_steps):
         raise
 
 
-def _stop_reasons(run, live, vel, f, m, alpha, t, t_start):
+def _stop_reasons(run, live, stepper, t, t_start):
     """Per live network: '' to go on, or why it stops. None when none stops (the common case)."""
     cfg = run.cfg
-    finite = torch.isfinite(vel.norm()) & torch.isfinite(f).all(1) & (f.abs().amax(1) < 1e12)
-    if cfg.loss in ("hinge", "quadratic-hinge"):
-        # points that reached their margin slide along m = 1, which the Euler steps resolve only
-        # to the output tolerance: a margin within tol_output of 1 counts as satisfied
-        converged = (m >= 1 - cfg.tol_output).all(1)
-        kind = "margins"
-    else:
-        converged = N.mean_loss(m, torch.ones_like(alpha), cfg.loss) <= cfg.loss_threshold
-        kind = "loss"
+    finite = stepper.finite()
+    converged = stepper.converged()
+    kind = "margins" if cfg.loss in ("hinge", "quadratic-hinge") else "loss"
     out_of_time = t >= cfg.t_max
     out_of_steps = run.steps[live] >= cfg.max_steps
     wall = cfg.max_wall is not None and (run.wall_before + time.perf_counter() - t_start) >= cfg.max_wall
@@ -288,13 +271,14 @@ def _stop_reasons(run, live, vel, f, m, alpha, t, t_start):
     return reasons
 
 
-def _record(run, live, idx, theta, m, alpha, checkpoint: bool):
+def _record(run, live, idx, stepper, checkpoint: bool):
     """Observables of the live networks at positions idx (checkpoint k, or the final state)."""
     nets = live[idx]
-    th = theta.select(idx)
+    th = stepper.params().select(idx)
+    m, alpha = stepper.m, stepper.alpha
     test_margins = None
     if run.Xt is not None:
         test_margins = run.yt * alpha[idx, None] * (N.output(*th.tuple(), run.Xt) - run.f0t[nets])
     run.obs.record(nets.tolist(), run.next_k[nets].tolist() if checkpoint else None, th, run.theta0.select(nets),
                    m[idx], test_margins, alpha[idx], run.X, run.t[nets], run.steps[nets], run.rejected[nets],
-                   run.forced[nets])
+                   run.forced[nets], run.events[nets])

@@ -42,3 +42,24 @@ class KinkController:
         sliding = torch.maximum(step, 0.9 * self.kink_fraction * output_step)
         nxt = torch.where(forced, sliding, torch.where(accept, grown, shrunk))
         return accept, forced, nxt.clamp_min(self.dt_min)
+
+
+@dataclass(frozen=True)
+class RollbackController:
+    """feature_lazy's step rule, written from its description: the baseline a user of the field runs.
+
+    A step is accepted when every output F = alpha (f - f0) moves by less than the integrator's
+    tolerance (0.1); after a step whose change was below half of it the step grows by ``grow``; a
+    refused step is rolled back and divided by ``shrink``. feature_lazy's optional test on the change
+    of the gradient is off (its default of 1e-4 stalls with the hinge, and its users switch it off).
+    """
+    grow: float = 1.1
+    shrink: float = 10.0
+
+    def __call__(self, step, dt, r_out, r_dir):
+        """Returns (accept, forced (never), next dt), each (E,)."""
+        accept = r_out < 1
+        base = torch.where(step < dt, dt, step)  # a step cut short by a checkpoint keeps its size
+        grown = torch.where(r_out < 0.5, base * self.grow, base)
+        nxt = torch.where(accept, grown, step / self.shrink)
+        return accept, torch.zeros_like(accept), nxt
