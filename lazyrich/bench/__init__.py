@@ -7,6 +7,7 @@ One module per benchmark; timing holds the one timing helper.
 from __future__ import annotations
 
 from .fixed_points import bench_fixed_points
+from .integrator import bench_integrator
 from .ntk import bench_ntk
 from .simulate import bench_simulate
 from .sweep import bench_sweep
@@ -14,7 +15,8 @@ from .z_velocity import bench_z_velocity
 from ..theory.errors import LazyrichError
 
 BENCHMARKS = {"z-velocity": bench_z_velocity, "simulate": bench_simulate, "fixed-points": bench_fixed_points,
-              "ntk": bench_ntk, "sweep": bench_sweep}
+              "ntk": bench_ntk, "sweep": bench_sweep,
+              "integrator": bench_integrator}
 
 
 def run_benchmark(name: str, quick: bool = False, device: str | None = None) -> dict:

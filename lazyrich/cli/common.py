@@ -132,3 +132,12 @@ def add_imbalance_arguments(p):
 def imbalance_settings(args) -> dict:
     return {"lr_first": args.lr_first, "lr_second": args.lr_second, "init_scale": args.init_scale,
             "imbalance": args.imbalance}
+
+
+def add_integrator_argument(p):
+    """The integrator of the training flow (SimulationConfig.integrator)."""
+    from ..numerics.simulator.config import INTEGRATORS
+
+    p.add_argument("--integrator", choices=INTEGRATORS, default="euler",
+                   help="euler: the kink controller (tol-output, tol-angle); filippov: event-driven, exact through "
+                        "the kinks, every margin to 1 - 1e-9; euler-rollback: feature_lazy's rule")

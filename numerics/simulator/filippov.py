@@ -68,8 +68,14 @@ class FilippovState:
         return torch.einsum("pd,ehd->eph", self.X_hat, V)
 
     def margins(self, V, beta, u=None, idx=slice(None)):
+        """m = y alpha (f - f0), with each pair within a thousand surface tolerances of u = 0 counted on
+        the side the sets give it (side u instead of relu(u), a difference below that band): a pair the
+        exit rule sends across, still a rounding away from its surface, then moves the margins as the
+        velocity says it does, and a hold does not chase that difference with ever shorter steps."""
         u = self.pre(V) if u is None else u
-        f = torch.einsum("eph,eh->ep", torch.relu(u), beta) / V.shape[1]
+        band = 1e3 * self.o.tol_pre * V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
+        act = torch.where(u.abs() <= band, self.side[idx] * u, torch.relu(u))
+        f = torch.einsum("eph,eh->ep", act, beta) / V.shape[1]
         return self.y * self.alpha[idx, None] * (f - self.f0[idx])
 
     def g_smooth(self, m):
@@ -123,19 +129,18 @@ class FilippovState:
         attract = near & (beta[None, :] * g_sign[:, None] < 0)
         pts = cand_m.nonzero().flatten()
         pairs = attract.nonzero()
-        self.held[e] = False
-        self.gam[e] = 0
         st = status.clamp_min(0).to(torch.int8)
         st[pts] = ON_MARGIN
-        self.status[e] = st
-        self.lam[e] = 0
         mult = Multipliers(pts, pairs, torch.zeros(pts.numel() + pairs.shape[0], dtype=V.dtype, device=V.device))
-        if mult.size:
-            self._solve_sliding(e, u, m, mult)
-        # a pair near its surface that does not attract: cross to the side its velocity points to, or stay
-        rest = near & ~self.held[e] & ~attract
-        if bool(rest.any()):
-            self._exit_rule(e, m, rest)
+        # the QP takes the sides of the other pairs as given, and the exit rule the multipliers: alternate
+        # until the sides stop changing (a side the exit rule flips changes the velocity the QP balanced)
+        for _ in range(4):
+            self.held[e], self.gam[e], self.status[e], self.lam[e] = False, 0, st, 0
+            if mult.size:
+                self._solve_sliding(e, u, m, mult)
+            rest = near & ~self.held[e] & ~attract
+            if not bool(rest.any()) or not self._exit_rule(e, m, rest):
+                break
         held_pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
         held_pairs = self.held[e].nonzero()
         vals = torch.cat([self.lam[e][held_pts], self.gam[e][held_pairs[:, 0], held_pairs[:, 1]]])
@@ -182,7 +187,7 @@ class FilippovState:
 
     def _exit_rule(self, e, m, rest):
         """Pairs on their surface that it does not hold: u' on either side decides; where both sides
-        push away (a repelling surface) the pair keeps its side."""
+        push away (a repelling surface) the pair keeps its side. Returns whether a side changed."""
         V, beta = self.V[e], self.beta[e]
         g = None if self.hinge else self.g_smooth(m[None])
         W = self.weights(g, idx=slice(e, e + 1))[0]
@@ -200,8 +205,10 @@ class FilippovState:
             xx_p = xx
         du1 = du0 + eta1 * beta[n] * gp[mu] * (xx * xx_p).sum(-1) / (float(self.alpha[e]) * W.shape[0])
         # du1 >= du0 (the pair does not attract): both > 0 cross up, both < 0 down, else it keeps its side
-        new = torch.where(du0 > 0, 1.0, torch.where(du1 < 0, 0.0, self.side[e][mu, n]))
-        self.side[e][mu, n] = new.to(V.dtype)
+        old = self.side[e][mu, n]
+        new = torch.where(du0 > 0, 1.0, torch.where(du1 < 0, 0.0, old)).to(V.dtype)
+        self.side[e][mu, n] = new
+        return bool((new != old).any())
 
     # -- a step ------------------------------------------------------------------------------------
     def _hold_matrices(self, m0, u0, g):
@@ -405,10 +412,11 @@ class FilippovState:
     def state_dict(self) -> dict:
         return {k: getattr(self, k).cpu() for k in ("side", "status", "lam", "held", "gam")}
 
-    def load_state(self, state: dict, u, m):
+    def load_state(self, state: dict, rows):
+        """Saved sets and multipliers back into networks ``rows`` (the saved networks, in order)."""
         for k, v in state.items():
-            setattr(self, k, v.to(getattr(self, k).device))
-        for e in range(self.V.shape[0]):  # the multipliers' index lists, from the saved sets
+            getattr(self, k)[rows] = v.to(getattr(self, k).device)
+        for e in range(self.V.shape[0]):  # the multipliers' index lists, from the sets
             pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
             pairs = self.held[e].nonzero()
             vals = torch.cat([self.lam[e][pts], self.gam[e][pairs[:, 0], pairs[:, 1]]])

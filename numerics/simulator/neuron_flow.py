@@ -74,36 +74,37 @@ def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     for every pair of ``mask`` (E, p, h); inf where it does not. horizon (E,); ftol (E, p, h): how near
     0 a zero must come (the surface tolerance).
 
-    u is monotone on either side of its one extremum t_e (where beta~ = b0 cosh + sigma sinh/k = 0), so
-    the first zero lies in (0, min(t_e, horizon)] or, failing that, in (t_e, horizon]; each is found by
-    regula falsi on a bracket (bracketed_root), vectorised over the pairs that cross."""
-    E, p, h = u0.shape
+    phi1 and phi2 grow with t, so |u(t) - u0| <= |P| (|sigma| phi1(T) + |b0| phi2(T)): the pairs this
+    bound leaves too far from 0 cannot cross, and the rest (few, once the steps follow the events)
+    are treated one by one, vectorised. u is monotone on either side of its one extremum t_e (where
+    beta~ = b0 cosh + sigma sinh/k = 0), so the first zero lies in (0, min(t_e, horizon)] or, failing
+    that, in (t_e, horizon]; each is found by regula falsi on a bracket (bracketed_root)."""
     inf = torch.full_like(u0, math.inf)
-    if not bool(mask.any()):
+    _, phi1, phi2 = rotation_factors(k, horizon)
+    reach = sigma.abs() * phi1 + b0.abs() * phi2  # (E, h)
+    cand = mask & (u0.abs() <= P.abs() * reach[:, None, :] * (1 + 1e-12))
+    if not bool(cand.any()):
         return inf
-    kk, ss, bb = (x[:, None, :].expand(E, p, h) for x in (k, sigma, b0))
-    T = horizon[:, None, None].expand(E, p, h)
+    e, mu, n = cand.nonzero(as_tuple=True)
+    uu, PP, kk, ss, bb, T, tol = u0[e, mu, n], P[e, mu, n], k[e, n], sigma[e, n], b0[e, n], horizon[e], ftol[e, mu, n]
     # the extremum: tanh(k t_e) = -b0 k/sigma, inside (0, 1)
     ratio = torch.where(ss != 0, -bb * kk / torch.where(ss != 0, ss, torch.ones_like(ss)), torch.full_like(ss, 2.0))
     has_ext = (ratio > 0) & (ratio < 1) & (kk > 0)
     t_ext = torch.where(has_ext, torch.atanh(ratio.clamp(0, 1 - 1e-16)) / kk.clamp_min(1e-300), T)
     t_ext = torch.minimum(t_ext, T)
-
-    u_at = lambda t: u_at_pairs(u0, P, kk, ss, bb, t)  # noqa: E731
-
+    u_at = lambda t: u_at_pairs(uu, PP, kk, ss, bb, t)  # noqa: E731
     u_ext, u_end = u_at(t_ext), u_at(T)
-    first = mask & (torch.sign(u_ext) != torch.sign(u0)) & (u_ext != 0)
-    second = mask & ~first & (t_ext < T) & (torch.sign(u_end) != torch.sign(u_ext)) & (u_end != 0)
-    lo = torch.where(second, t_ext, torch.zeros_like(T))
-    hi = torch.where(first, t_ext, T)
+    first = (torch.sign(u_ext) != torch.sign(uu)) & (u_ext != 0)
+    second = ~first & (t_ext < T) & (torch.sign(u_end) != torch.sign(u_ext)) & (u_end != 0)
     todo = first | second
     if not bool(todo.any()):
         return inf
-    idx = todo.nonzero(as_tuple=True)
-    args = (u0[idx], P[idx], kk[idx], ss[idx], bb[idx])
-    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo[idx], hi[idx], ftol[idx])
+    lo = torch.where(second, t_ext, torch.zeros_like(T))[todo]
+    hi = torch.where(first, t_ext, T)[todo]
+    args = (uu[todo], PP[todo], kk[todo], ss[todo], bb[todo])
+    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol[todo])
     out = inf.clone()
-    out[idx] = root
+    out[e[todo], mu[todo], n[todo]] = root
     return out
 
 

@@ -61,13 +61,19 @@ class _Run:
         self.t_ckpt = torch.as_tensor(np.geomspace(cfg.t_first, cfg.t_max, cfg.checkpoints), dtype=torch.float64,
                                       device=device)
         self.obs = Observables(cfg, train, self.E, informative_dims(train.meta, cfg.d))
+        self.stepper, self.live, self.saved_stepper = None, None, None  # set by the integration
 
     # -- state for resume ------------------------------------------------------------------------
     def state_dict(self, wall: float) -> dict:
         return {"identity": self.cfg.identity(), "theta": [x.cpu() for x in self.theta.tuple()],
                 "t": self.t.cpu(), "dt": self.dt.cpu(), "steps": self.steps.cpu(), "rejected": self.rejected.cpu(),
-                "forced": self.forced.cpu(), "events": self.events.cpu(), "next_k": self.next_k.cpu(), "stop": list(self.stop),
-                "wall": wall, "obs": self.obs.arrays}
+                "forced": self.forced.cpu(), "events": self.events.cpu(), "next_k": self.next_k.cpu(),
+                "stop": list(self.stop), "wall": wall, "obs": self.obs.arrays, "stepper": self.stepper_state()}
+
+    def stepper_state(self) -> dict | None:
+        if self.stepper is None:
+            return None
+        return {"networks": self.live.tolist(), "state": self.stepper.state_dict()}
 
     def load_state(self, state: dict):
         if state["identity"] != self.cfg.identity():
@@ -85,6 +91,7 @@ class _Run:
                      for e, r in enumerate(state["stop"])]
         self.wall_before = float(state["wall"])
         self.obs.arrays = state["obs"]
+        self.saved_stepper = state.get("stepper")
 
 
 def simulate(cfg: SimulationConfig, out=None, resume: bool = False, progress: bool | None = None,
@@ -159,6 +166,14 @@ def _integrate(run: _Run, progress, t_start, save):
     bar.update(int(run.next_k.sum()) + sum(K - int(run.next_k[e]) for e in range(run.E) if run.stop[e]))
     # the stepper holds the live networks only; finished networks drop out of the batch
     stepper = make_stepper(cfg, run.X, run.y, run.alpha[live], run.f0[live], run.theta.select(live))
+    saved = run.saved_stepper
+    if saved and saved["state"]:  # the sets of the networks that were live when the run was saved
+        pos = {e: i for i, e in enumerate(live.tolist())}
+        rows = [i for i, e in enumerate(saved["networks"]) if e in pos]
+        if rows:
+            state = {k: v[rows] for k, v in saved["state"].items()}
+            stepper.load_state(state, [pos[saved["networks"][i]] for i in rows])
+    run.stepper, run.live = stepper, live
     try:
         with torch.no_grad():
             _loop(run, live, stepper, bar, t_start, save)
@@ -243,6 +258,7 @@ def _steps(run, live, stepper, bar, t_start, save, between_steps):
                 keep = (~done).nonzero().flatten()
                 live = live[keep]
                 stepper.select(keep)
+                run.live = live
             if time.perf_counter() - last_save > 30.0 or (bool(hit_ckpt.any()) and time.perf_counter() - last_save > 5):
                 write_back()
                 save()

@@ -56,6 +56,13 @@ class _Stepper:
     def select(self, keep):
         self.alpha, self.f0, self.m = self.alpha[keep], self.f0[keep], self.m[keep]
 
+    def state_dict(self) -> dict:
+        """What the parameters do not determine (saved with the run, so that a resumed run is the same run)."""
+        return {}
+
+    def load_state(self, state: dict, rows):
+        """Restore the rows (positions in this stepper) of a saved state_dict's networks."""
+
 
 class EulerStepper(_Stepper):
     """Explicit Euler steps under a step-size controller (KinkController or RollbackController)."""
@@ -115,6 +122,12 @@ class FilippovStepper(_Stepper):
     def select(self, keep):
         super().select(keep)
         self.state.select(keep)
+
+    def state_dict(self) -> dict:
+        return self.state.state_dict()
+
+    def load_state(self, state: dict, rows):
+        self.state.load_state(state, rows)
 
 
 def make_stepper(cfg, X, y, alpha, f0, theta: N.Params) -> _Stepper:
