@@ -39,7 +39,7 @@ def _train(sizes: dict, alpha: float, integrator: str, cap: float, device) -> di
 
 def bench_integrator(quick: bool = False, device: str | None = None) -> dict:
     if quick:  # under 5 minutes on 2 cores
-        head, cap = {**HEADLINE, "p": 64, "h": 64}, 45.0
+        head, cap = {**HEADLINE, "p": 64, "h": 64}, 35.0
         ensemble = {**HEADLINE, "p": 128, "h": 128, "seeds": tuple(range(4))}
     else:
         head, cap = HEADLINE, CAP_S

@@ -135,9 +135,8 @@ def imbalance_settings(args) -> dict:
 
 
 def add_integrator_argument(p):
-    """The integrator of the training flow (SimulationConfig.integrator)."""
-    from ..numerics.simulator.config import INTEGRATORS
-
-    p.add_argument("--integrator", choices=INTEGRATORS, default="euler",
+    """The integrator of the training flow (SimulationConfig.integrator, which checks the name: the command
+    line starts without importing the simulator)."""
+    p.add_argument("--integrator", default="euler",
                    help="euler: the kink controller (tol-output, tol-angle); filippov: event-driven, exact through "
                         "the kinks, every margin to 1 - 1e-9; euler-rollback: feature_lazy's rule")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from .common import (UsageError, add_imbalance_arguments, count, emit, imbalance_settings, parse_floats, parse_seeds,
-                     positive_float, worker_count)
+from .common import (UsageError, add_imbalance_arguments, add_integrator_argument, count, emit, imbalance_settings,
+                     parse_floats, parse_seeds, positive_float, worker_count)
 
 
 def kernel_source(args, X, Xp=None, out=None):
@@ -117,7 +117,7 @@ def cmd_learning_curve(args):
                               methods=tuple(args.methods.split(",")), h=args.h, alpha_lazy=args.alpha_lazy,
                               alpha_feature=args.alpha_feature, loss=args.loss, t_max=args.t_max,
                               max_wall=args.max_wall, device=args.device, bootstrap=args.bootstrap,
-                              **imbalance_settings(args))
+                              integrator=args.integrator, **imbalance_settings(args))
     result = learning_curve(cfg, out=args.out, progress=not args.json, workers=worker_count(args.workers))
     if args.png:
         result["png"] = plot_learning_curves(result, args.png)
@@ -151,6 +151,7 @@ def add_parsers(sub):
 
     p = sub.add_parser("learning-curve", help="test error against p for networks and kernels, with power-law fits")
     add_imbalance_arguments(p)
+    add_integrator_argument(p)
     p.add_argument("--data", choices=["stripe", "sphere", "cylinder"], default="stripe")
     p.add_argument("--d", type=int, default=5)
     p.add_argument("--p", default="32,64,128,256", help="training-set sizes, comma-separated")

@@ -59,6 +59,7 @@ class LearningCurveConfig:
     lr_second: float = 1.0
     init_scale: float | None = None
     imbalance: float | None = None
+    integrator: str = "euler"  # of the networks (SimulationConfig.integrator)
     extra: dict = field(default_factory=dict)  # further SimulationConfig settings for the networks
 
     def validate(self):
@@ -87,7 +88,7 @@ def _sim_config(cfg: LearningCurveConfig, p: int, seed: int, alphas):
                             alphas=tuple(alphas), loss=cfg.loss, seeds=(seed,), device=cfg.device,
                             t_max=cfg.t_max, max_wall=cfg.max_wall, checkpoints=4, track_neurons=1,
                             lr_first=cfg.lr_first, lr_second=cfg.lr_second, init_scale=cfg.init_scale,
-                            imbalance=cfg.imbalance, **cfg.extra)
+                            imbalance=cfg.imbalance, integrator=cfg.integrator, **cfg.extra)
 
 
 def run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]:

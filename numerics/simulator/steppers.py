@@ -49,9 +49,10 @@ class _Stepper:
         return N.mean_loss(self.m, torch.ones_like(self.alpha), self.cfg.loss) <= self.cfg.loss_threshold
 
     def finite(self) -> torch.Tensor:
-        th = self.params()
-        ok = torch.isfinite(self.m).all(1) & ((self.m.abs() / self.alpha[:, None]).amax(1) < 1e12)
-        return ok & torch.isfinite(torch.cat([x.flatten(1) for x in th.tuple()], 1)).all(1)
+        """Per network: the outputs f finite and below 1e12 in size, the parameters finite."""
+        f = self.f0 + self.y * self.m / self.alpha[:, None]  # y = +-1
+        th = torch.cat([x.flatten(1) for x in self.params().tuple()], 1)
+        return torch.isfinite(f).all(1) & (f.abs().amax(1) < 1e12) & torch.isfinite(th).all(1)
 
     def select(self, keep):
         self.alpha, self.f0, self.m = self.alpha[keep], self.f0[keep], self.m[keep]
@@ -95,6 +96,9 @@ class EulerStepper(_Stepper):
 
     def params(self) -> N.Params:
         return self.theta
+
+    def finite(self) -> torch.Tensor:
+        return torch.isfinite(self.vel.norm()) & torch.isfinite(self.f).all(1) & (self.f.abs().amax(1) < 1e12)
 
     def select(self, keep):
         super().select(keep)

@@ -325,12 +325,13 @@ def test_imbalance_knob_in_the_simulate_kind_keeps_old_run_keys():
     key is the key it had before they existed, so existing stores resume."""
     import hashlib
 
+    from lazyrich.numerics.simulator.config import KNOB_DEFAULTS
     from lazyrich.sweep.spec import canonical, make_run
 
     for kind in ("simulate", "learning-curve"):
         run = make_run(kind, {})
         assert {"lr_first", "lr_second", "init_scale", "imbalance"} <= set(run.params)
-        old = {k: v for k, v in run.params.items() if k not in ("lr_first", "lr_second", "init_scale", "imbalance")}
+        old = {k: v for k, v in run.params.items() if k not in KNOB_DEFAULTS}
         assert run.key == hashlib.sha256(f"{kind}\n{canonical(old)}".encode()).hexdigest()[:20]
         knob = make_run(kind, {"imbalance": 1.0, "init_scale": 0.5, "lr_first": 2})
         assert knob.key != run.key and knob.params["lr_first"] == 2.0

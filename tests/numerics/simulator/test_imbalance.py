@@ -79,9 +79,9 @@ def test_filippov_conserves_delta_through_kinks_and_sliding(loss):
     """The Filippov integrator moves every neuron by hyperbolic rotations (neuron_flow.advance), which keep
     eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 whatever the coefficient: over a whole run, kinks, events and
     sliding included, delta_n stays put to 1e-9 of its scale (the issue's bound; rounding gives ~1e-14)."""
-    cfg = SimulationConfig(data="stripe", d=3, p=32, h=16, ptest=0, seeds=(0, 1), alphas=(1.0, 0.05), loss=loss,
+    cfg = SimulationConfig(data="stripe", d=3, p=32, h=16, ptest=0, seeds=(0,), alphas=(1.0, 0.05), loss=loss,
                            t_max=3.0, checkpoints=3, track_neurons=2, device="cpu", lr_first=2.0, lr_second=0.5,
-                           init_scale=0.7, imbalance=0.5, integrator="filippov")
+                           init_scale=0.7, imbalance=0.5, integrator="filippov", max_steps=400)
     res = simulate(cfg, progress=False)
-    assert max(res.imbalance_drift(e) for e in range(4)) < 1e-9
+    assert max(res.imbalance_drift(e) for e in range(2)) < 1e-9
     assert sum(n["events"] for n in res.networks()) > 0  # the run went through kinks
