@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, data, derive, fixed_points, kernels, l2_sparsity, one_step, simulate, single_neuron, sweeps, validate
+from . import (bench, data, derive, fixed_points, kernels, l2_sparsity, one_step, reduce, simulate, single_neuron, sweeps,
+               validate)
 from .common import Parser, UsageError, check_outputs
 
 # the order of the commands in ``lazyrich --help``
-GROUPS = (derive, data, simulate, fixed_points, kernels, single_neuron, one_step, l2_sparsity, validate, sweeps, bench)
+GROUPS = (derive, data, simulate, reduce, fixed_points, kernels, single_neuron, one_step, l2_sparsity, validate, sweeps, bench)
 
 __all__ = ["main", "build_parser", "UsageError"]
 
