@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from . import patterns as P
+from . import network as N, patterns as P
 
 
 @dataclass
@@ -29,15 +30,10 @@ class Reduced:
         return int(self.beta.shape[0])
 
 
-def preactivations(omega, b, X) -> np.ndarray:
-    """u (h, p) = omega . x / sqrt(d) + b."""
-    X = np.asarray(X, dtype=np.float64)
-    return (np.asarray(omega) @ X.T) / np.sqrt(X.shape[1]) + np.asarray(b)[:, None]
-
-
 def output(omega, b, beta, X) -> np.ndarray:
-    """f(x) = (1/h) sum_n beta_n relu(u_n(x)), the network's definition (numerics.network.output)."""
-    return np.asarray(beta) @ np.maximum(preactivations(omega, b, X), 0) / len(beta)
+    """f on the points X (numpy in, numpy out), by the network's one definition (numerics.network.output)."""
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    return N.output(t(omega), t(b), t(beta), t(X)).numpy()
 
 
 def reduce_network(omega, b, beta, X, tol: float = P.PATTERN_TOL, by: str = "pattern-sign") -> Reduced:
@@ -46,7 +42,7 @@ def reduce_network(omega, b, beta, X, tol: float = P.PATTERN_TOL, by: str = "pat
     ``by``: "pattern-sign" (the reduction), or "pattern" / "sign" alone, which are not identities and
     serve to show that the check can fail."""
     omega, b, beta = (np.asarray(a, dtype=np.float64) for a in (omega, b, beta))
-    pats = P.active(preactivations(omega, b, X), tol)
+    pats = P.active(N.preactivations(omega, b, np.asarray(X, dtype=np.float64)).T, tol)
     sign = np.sign(beta)
     if by == "pattern-sign":
         labels = P.group_labels(pats, extra=sign)

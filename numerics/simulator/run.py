@@ -30,7 +30,7 @@ from ..data import Dataset
 from .config import SimulationConfig, SimulationError, build_datasets
 from .observables import Observables, informative_dims
 from .result import SimulationResult
-from .steppers import first_dt, make_stepper
+from .steppers import MARGIN_LOSSES, first_dt, make_stepper
 
 class _Run:
     """The mutable state of one simulation: parameters, clocks and recorded observables."""
@@ -273,7 +273,7 @@ def _stop_reasons(run, live, stepper, t, t_start):
     cfg = run.cfg
     finite = stepper.finite()
     converged = stepper.converged()
-    kind = "margins" if cfg.loss in ("hinge", "quadratic-hinge") else "loss"
+    kind = "margins" if cfg.loss in MARGIN_LOSSES else "loss"
     out_of_time = t >= cfg.t_max
     out_of_steps = run.steps[live] >= cfg.max_steps
     wall = cfg.max_wall is not None and (run.wall_before + time.perf_counter() - t_start) >= cfg.max_wall
