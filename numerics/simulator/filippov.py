@@ -131,7 +131,7 @@ class FilippovState:
         pairs = attract.nonzero()
         st = status.clamp_min(0).to(torch.int8)
         st[pts] = ON_MARGIN
-        mult = Multipliers(pts, pairs, torch.zeros(pts.numel() + pairs.shape[0], dtype=V.dtype, device=V.device))
+        mult = Multipliers(pts, pairs)
         # the QP takes the sides of the other pairs as given, and the exit rule the multipliers: alternate
         # until the sides stop changing (a side the exit rule flips changes the velocity the QP balanced)
         for _ in range(4):
@@ -141,10 +141,12 @@ class FilippovState:
             rest = near & ~self.held[e] & ~attract
             if not bool(rest.any()) or not self._exit_rule(e, m, rest):
                 break
-        held_pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
-        held_pairs = self.held[e].nonzero()
-        vals = torch.cat([self.lam[e][held_pts], self.gam[e][held_pairs[:, 0], held_pairs[:, 1]]])
-        self.mult[e] = Multipliers(held_pts, held_pairs, vals) if vals.numel() else None
+        self._index_multipliers(e)
+
+    def _index_multipliers(self, e: int):
+        """The index lists of network e's multipliers, from its sets (None when it has none)."""
+        held = Multipliers((self.status[e] == ON_MARGIN).nonzero().flatten(), self.held[e].nonzero())
+        self.mult[e] = held if held.size else None
 
     def _solve_sliding(self, e, u, m, mult: Multipliers):
         V, beta = self.V[e], self.beta[e]
@@ -416,8 +418,5 @@ class FilippovState:
         """Saved sets and multipliers back into networks ``rows`` (the saved networks, in order)."""
         for k, v in state.items():
             getattr(self, k)[rows] = v.to(getattr(self, k).device)
-        for e in range(self.V.shape[0]):  # the multipliers' index lists, from the sets
-            pts = (self.status[e] == ON_MARGIN).nonzero().flatten()
-            pairs = self.held[e].nonzero()
-            vals = torch.cat([self.lam[e][pts], self.gam[e][pairs[:, 0], pairs[:, 1]]])
-            self.mult[e] = Multipliers(pts, pairs, vals) if vals.numel() else None
+        for e in range(self.V.shape[0]):
+            self._index_multipliers(e)

@@ -28,10 +28,10 @@ import torch
 
 @dataclass
 class Multipliers:
-    """The multipliers of one network: margin points (indices mu) and pairs (mu, n), with their values."""
+    """The multipliers of one network: margin points (indices mu) and pairs (mu, n); their values are the
+    state's lam and gam (lambda then gamma, in this order, wherever they are stacked)."""
     points: torch.Tensor  # (J_m,) long
     pairs: torch.Tensor  # (J_z, 2) long: (mu, n)
-    values: torch.Tensor  # (J_m + J_z,) lambda then gamma
 
     @property
     def size(self) -> int:
