@@ -24,8 +24,23 @@ def active(u, tol: float = PATTERN_TOL) -> np.ndarray:
         raise LazyrichError("pre-activations contain NaN or infinite values")
     if not tol >= 0:
         raise LazyrichError(f"the pattern tolerance must be >= 0, got {tol}")
-    scale = np.abs(u).max(axis=1, keepdims=True) if u.size else np.zeros((len(u), 1))
+    return active_mask(u, tol) if u.size else np.zeros(u.shape, dtype=bool)
+
+
+def active_mask(u, tol: float = PATTERN_TOL):
+    """The rule of :func:`active` without its checks, on numpy arrays or torch tensors of shape
+    (..., neurons, points): the simulator applies it to a whole ensemble at every checkpoint, where a
+    NaN (a network that diverged) must give "inactive" rather than an error."""
+    scale = u.abs().amax(-1, keepdim=True) if hasattr(u, "amax") else np.abs(u).max(-1, keepdims=True)
     return u > tol * scale
+
+
+def count_patterns(active) -> int:
+    """Number of distinct activation patterns among the active neurons (rows of a bool (neurons, points)
+    array with at least one True): the talk's number of attractors reached."""
+    rows = np.asarray(active, dtype=bool)
+    rows = rows[rows.any(1)]
+    return 0 if rows.shape[0] == 0 else int(np.unique(np.packbits(rows, axis=1), axis=0).shape[0])
 
 
 def group_labels(patterns, extra=None) -> np.ndarray:

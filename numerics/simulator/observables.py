@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import network as N
+from .. import network as N, patterns as P
 from ..kernels.ntk import empirical_ntk
 
 SCALARS = ("t", "steps", "rejected", "forced", "events", "train_loss", "train_error", "test_loss", "test_error",
@@ -28,12 +28,6 @@ def informative_dims(meta: dict, d: int):
     if model == "sphere":
         return list(range(d))
     return None
-
-
-def distinct_patterns(active: np.ndarray) -> int:
-    """Number of distinct activation patterns (rows of a bool (h, p) array) among active neurons."""
-    rows = active[active.any(1)]
-    return 0 if rows.shape[0] == 0 else int(np.unique(np.packbits(rows, axis=1), axis=0).shape[0])
 
 
 class Observables:
@@ -63,7 +57,8 @@ class Observables:
         loss = self.cfg.loss
         one = torch.ones_like(alpha)
         u = N.preactivations(th.omega, th.b, X)  # (e, p, h)
-        active = (u > 0).transpose(1, 2).cpu().numpy()  # (e, h, p)
+        # (e, h, p): numerics.patterns' one rule, with its tolerance for neurons held on u = 0
+        active = P.active_mask(u.transpose(1, 2)).cpu().numpy()
         z = N.neuron_positions(th.omega[:, : self.tracked], th.b[:, : self.tracked])
         values = {
             "t": t, "steps": steps, "rejected": rejected, "forced": forced, "events": events,
@@ -82,7 +77,7 @@ class Observables:
             if perp:
                 values["rms_perp"] = th.omega[:, :, perp].pow(2).mean((1, 2)).sqrt()
         values = {k: v.detach().double().cpu().numpy() for k, v in values.items()}
-        values["attractors"] = np.array([distinct_patterns(a) for a in active])
+        values["attractors"] = np.array([P.count_patterns(a) for a in active])
         values["active_neurons"] = active.any(2).sum(1)
         arrays = {"margins": m, "z": z, "b": th.b[:, : self.tracked], "beta": th.beta[:, : self.tracked]}
         arrays = {k: v.detach().double().cpu().numpy() for k, v in arrays.items()}

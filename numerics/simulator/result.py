@@ -10,6 +10,8 @@ import numpy as np
 
 from .. import network as N
 from .config import SimulationConfig, SimulationError
+from .filippov import CONVERGED_MARGIN
+from .steppers import MARGIN_LOSSES
 
 
 @dataclass
@@ -36,8 +38,17 @@ class SimulationResult:
                 "attractors": int(a["final_attractors"][e]),
                 "rms_parallel": _maybe(a["final_rms_parallel"][e]), "rms_perp": _maybe(a["final_rms_perp"][e]),
                 "imbalance_drift": self.imbalance_drift(e),
+                "converged": self.converged(e),
             })
         return rows
+
+    def converged(self, e: int = 0) -> bool:
+        """Whether network e reached the end of training: for the margin losses every training margin at
+        least CONVERGED_MARGIN = 1 - 1e-9 (the Euler controllers may stop earlier, at their own margin
+        tolerance, which does not count), for the others the loss stop."""
+        if self.config.loss in MARGIN_LOSSES:
+            return bool(self.arrays["final_min_margin"][e] >= CONVERGED_MARGIN)
+        return self.stop_reason[e] == "loss"
 
     def imbalance_drift(self, e: int = 0) -> float:
         """max_n |delta_n(end) - delta_n(0)| / (eta_1 beta_n^2 + eta_2 |(omega_n, b_n)|^2) of network e: the

@@ -13,7 +13,8 @@ def ctx(tmp_path):
     return C.Context(quick=True, device="cpu", report_dir=tmp_path / "report")
 
 
-@pytest.mark.parametrize("name", ["z-velocity", "ntk-init", "lazy-limit", "single-neuron-exact", "implicit-bias"])
+@pytest.mark.parametrize("name", ["z-velocity", "ntk-init", "lazy-limit", "single-neuron-exact", "implicit-bias",
+                                  "attractor-reduction"])
 def test_identity_is_confirmed_and_fails_when_its_prediction_is_perturbed(name, ctx):
     """Each identity passes as built, and fails when its prediction is off by a few percent."""
     Rn.names()

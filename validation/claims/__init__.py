@@ -1,6 +1,7 @@
 """The claims of lazyrich validate: importing this package registers every one of them, in order."""
 from . import identities  # noqa: F401
 from . import attractors  # noqa: F401
+from . import reduction  # noqa: F401
 from . import stripe  # noqa: F401
 from . import learning_curves  # noqa: F401
 from . import sphere  # noqa: F401

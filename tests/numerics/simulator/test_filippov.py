@@ -203,3 +203,16 @@ def test_trajectory_agrees_with_euler_within_its_own_error(alpha, loss):
             dev = (get(theta) - get(c)).abs().max()
             assert dev <= 2 * err + 1e-12, (float(dev), float(err))
             assert (get(theta) - get(f)).abs().max() <= dev / 3 + 1e-12
+
+
+
+def test_converged_means_every_margin_reached():
+    """SimulationResult's converged is every margin >= 1 - 1e-9: an Euler run stopped at its own margin
+    tolerance (m >= 1 - tol_output) has not converged."""
+    from lazyrich.numerics.simulator import SimulationConfig, simulate
+
+    rough = simulate(SimulationConfig(data="stripe", d=3, p=16, ptest=0, h=32, alphas=(1.0,), seeds=(0,),
+                                      loss="hinge", checkpoints=2, t_max=1e4, integrator="euler", tol_output=0.5),
+                     progress=False)
+    net = rough.networks()[0]
+    assert rough.stop_reason == ["margins"] and net["min_margin"] < CONVERGED_MARGIN and not net["converged"]
