@@ -39,8 +39,8 @@ def count_patterns(active) -> int:
     """Number of distinct activation patterns among the active neurons (rows of a bool (neurons, points)
     array with at least one True): the talk's number of attractors reached."""
     rows = np.asarray(active, dtype=bool)
-    rows = rows[rows.any(1)]
-    return 0 if rows.shape[0] == 0 else int(np.unique(np.packbits(rows, axis=1), axis=0).shape[0])
+    labels = group_labels(rows[rows.any(1)])
+    return int(labels.max()) + 1 if len(labels) else 0
 
 
 def group_labels(patterns, extra=None) -> np.ndarray:
