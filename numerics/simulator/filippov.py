@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import network as N
+from .neuron_events import advance_neurons
 from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
 from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
@@ -36,6 +37,10 @@ class Filippov:
     tol_margin: float = 1e-11  # a margin within this of 1 is on it at an event
     tol_pre: float = 1e-12  # a pre-activation within this (relative to |v_n| |xh_mu|) is on its surface
     grow: float = 4.0
+    # hinge: every neuron goes through its own ReLU kinks within a step (neuron_events.py); False ends the
+    # step of the whole network at the first pair crossing of any neuron (the first version, kept to compare)
+    per_neuron: bool = True
+    max_rounds: int = 64  # crossings of one neuron within one step (more: the step is refused and shortened)
 
 
 class FilippovState:
@@ -44,6 +49,7 @@ class FilippovState:
     def __init__(self, opts: Filippov, X, y, f0, alpha, loss: str, lr, fix_orientation: bool, V, beta):
         self.o, self.y, self.f0, self.alpha, self.loss, self.lr = opts, y, f0, alpha, loss, tuple(lr)
         self.hinge = loss == "hinge"
+        self.neuron_events = self.hinge and opts.per_neuron
         self.X_hat = torch.cat([X / math.sqrt(X.shape[1]), torch.ones_like(X[:, :1])], 1)
         self.xnorm = self.X_hat.norm(dim=1)
         self.V, self.beta = V, beta
@@ -67,19 +73,24 @@ class FilippovState:
     def pre(self, V):
         return torch.einsum("pd,ehd->eph", self.X_hat, V)
 
-    def margins(self, V, beta, u=None, idx=slice(None)):
+    def margins(self, V, beta, u=None, idx=slice(None), side=None):
         """m = y alpha (f - f0), with each pair within a thousand surface tolerances of u = 0 counted on
         the side the sets give it (side u instead of relu(u), a difference below that band): a pair the
         exit rule sends across, still a rounding away from its surface, then moves the margins as the
         velocity says it does, and a hold does not chase that difference with ever shorter steps."""
         u = self.pre(V) if u is None else u
         band = 1e3 * self.o.tol_pre * V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
-        act = torch.where(u.abs() <= band, self.side[idx] * u, torch.relu(u))
+        side = self.side[idx] if side is None else side
+        act = torch.where(u.abs() <= band, side * u, torch.relu(u))
         f = torch.einsum("eph,eh->ep", act, beta) / V.shape[1]
         return self.y * self.alpha[idx, None] * (f - self.f0[idx])
 
     def g_smooth(self, m):
         return N.loss_weights(m, self.y.expand_as(m), self.loss)
+
+    def hinge_weights(self, lam):
+        """G (E, p): 1 below the margin, lambda on it, 0 above."""
+        return (self.status == UNSATISFIED).to(lam.dtype) + (self.status == ON_MARGIN).to(lam.dtype) * lam
 
     def weights(self, g=None, lam=None, gam=None, idx=slice(None)):
         """W (E, p, h) from the sets and multipliers (g: the smooth loss's weights)."""
@@ -252,14 +263,27 @@ class FilippovState:
         return (8 * 2.2e-16 * float(self.alpha[e]) * absf).clamp_min(4e-16)
 
     def _held_values(self, e, lam, gam):
+        """The multipliers of network e: lambda then gamma (per-neuron events: lambda alone, the pairs'
+        weights being decided by their neurons at each crossing)."""
         mult = self.mult[e]
+        if self.neuron_events:
+            return lam[e][mult.points]
         return torch.cat([lam[e][mult.points], gam[e][mult.pairs[:, 0], mult.pairs[:, 1]]])
 
-    def trial(self, tau):
+    def step_start(self) -> dict:
+        """What every trial of a step shares: u and m at its start, and (hinge) the hold matrices."""
+        u0 = self.pre(self.V)
+        m0 = self.margins(self.V, self.beta, u0)
+        has = any(x is not None for x in self.mult)
+        return {"u0": u0, "m0": m0, "mats": self._hold_matrices(m0, u0, None) if self.hinge and has else {}}
+
+    def trial(self, tau, start: dict | None = None):
         """The step of every live network over tau (E,), multipliers held on their surfaces."""
+        start = self.step_start() if start is None else start
+        if self.neuron_events:
+            return self._trial_neurons(tau, start)
         V, beta, lr = self.V, self.beta, self.lr
-        u0 = self.pre(V)
-        m0 = self.margins(V, beta, u0)
+        u0, m0 = start["u0"], start["m0"]
         g = err = None
         if not self.hinge:  # the exponential midpoint: the coefficient of the half step
             c0 = self.coef(self.weights(self.g_smooth(m0)))
@@ -267,7 +291,8 @@ class FilippovState:
             g = self.g_smooth(self.margins(Vh, bh))
             mA = self.margins(*advance(V, beta, c0, tau, lr))
         lam, gam = self.lam.clone(), self.gam.clone()
-        mats = self._hold_matrices(m0, u0, g) if any(x is not None for x in self.mult) else {}
+        mats = start["mats"] if self.hinge else self._hold_matrices(m0, u0, g) if any(
+            x is not None for x in self.mult) else {}
         ok = torch.ones_like(tau, dtype=torch.bool)
         targets = {e: self._hold_target(e, m0, u0, Hinv, dinv, float(tau[e])) for e, (Hinv, dinv) in mats.items()}
         for it in range(10):
@@ -301,9 +326,54 @@ class FilippovState:
         return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": c, "lam": lam, "gam": gam,
                 "err": err, "ok": ok, "g": g}
 
+    def _trial_neurons(self, tau, start: dict):
+        """The hinge step with per-neuron events (neuron_events.py): the pairs are held exactly by their
+        neurons, and Newton on the margin multipliers lambda alone (the pair rows of the hold matrix
+        eliminate the pairs' response) takes the sliding margins to their targets."""
+        u0, m0, mats = start["u0"], start["m0"], start["mats"]
+        lam = self.lam.clone()
+        ok = torch.ones_like(tau, dtype=torch.bool)
+        mats = {e: v for e, v in mats.items() if self.mult[e].points.numel()}
+        targets = {e: self._hold_target(e, m0, u0, Hinv, dinv, float(tau[e])) for e, (Hinv, dinv) in mats.items()}
+        for it in range(10):
+            ns = advance_neurons(self, self.V, self.beta, self.hinge_weights(lam), self.status == ON_MARGIN,
+                                 self.side, self.held, self.gam, tau, self.o.max_rounds)
+            V1, b1, t_coupled = ns.V, ns.beta, ns.t_coupled
+            u1 = self.pre(V1)
+            m1 = self.margins(V1, b1, u1, side=ns.side)
+            # re-deciding the holds may move a pair within its band to the other side, which moves the
+            # margins by a rounding (see margins); the hold does not chase that jump
+            jump = self.margins(self.V, self.beta, u0, side=ns.side0) - m0
+            todo = False
+            # a coupled crossing inside the step: lambda jumps there, and the step is cut to it (event_times)
+            cut = t_coupled < tau * (1 - 1e-12)
+            for e, (Hinv, dinv) in mats.items():
+                if bool(cut[e]):
+                    continue
+                pts = self.mult[e].points
+                Jm = pts.numel()
+                res = m1[e][pts] - targets[e][:Jm] - jump[e][pts]
+                scale = self._margin_floor(e, u1[e][pts], b1[e], pts) / 4e-16
+                if bool((res.abs() <= 4e-16 * scale).all()):
+                    continue
+                if it == 9:
+                    ok[e] = bool((res.abs() <= 1e-12 * scale).all())
+                    continue
+                todo = True
+                rows = torch.cat([dinv[:Jm] * res, torch.zeros_like(dinv[Jm:])])
+                lam[e][pts] -= (Hinv @ rows)[:Jm] / tau[e]
+            if not todo:
+                break
+        return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": None, "lam": lam, "gam": ns.gam,
+                "side": ns.side, "held": ns.held, "segs": ns.segs, "err": None, "ok": ok & ns.ok, "g": None,
+                "t_coupled": t_coupled}
+
     def _margin_at(self, e_idx, pts, t, c):
         """Margins of points pts (K,) of networks e_idx (K,) at times t (K,) of the frozen-coefficient step."""
-        Vt, bt = advance(self.V[e_idx], self.beta[e_idx], c[e_idx], t, self.lr)
+        if isinstance(c, torch.Tensor):
+            Vt, bt = advance(self.V[e_idx], self.beta[e_idx], c[e_idx], t, self.lr)
+        else:  # the per-neuron segments of the step
+            Vt, bt = c.at(e_idx, t, self.lr)
         u = (Vt * self.X_hat[pts][:, None, :]).sum(-1)
         f = (torch.relu(u) * bt).sum(-1) / Vt.shape[1]
         return self.y[pts] * self.alpha[e_idx] * (f - self.f0[e_idx, pts])
@@ -318,9 +388,12 @@ class FilippovState:
             relevant = (self.status != SATISFIED)[:, :, None]
         else:
             relevant = (self.g_smooth(m0) != 0)[:, :, None]
-        mask = relevant & ~self.held & (u0.abs() > tol_u)
-        k, sigma, b0, P = pair_terms(self.V, self.beta, tr["c"], self.X_hat, self.lr)
-        t_ev = first_crossing(u0, P, k, sigma, b0, tau, mask, 0.1 * tol_u.expand_as(u0)).flatten(1).amin(1)
+        if self.neuron_events:  # the pairs cross within the step, neuron by neuron, except the coupled ones
+            t_ev = tr["t_coupled"].clone()
+        else:
+            mask = relevant & ~self.held & (u0.abs() > tol_u)
+            k, sigma, b0, P = pair_terms(self.V, self.beta, tr["c"], self.X_hat, self.lr)
+            t_ev = first_crossing(u0, P, k, sigma, b0, tau, mask, 0.1 * tol_u.expand_as(u0)).flatten(1).amin(1)
         if self.hinge:
             m1 = tr["m"]
             rising = (self.status == UNSATISFIED) & (m1 >= 1)
@@ -329,7 +402,8 @@ class FilippovState:
             if bool(cand.any()):
                 e_idx, pts = cand.nonzero(as_tuple=True)
                 level = torch.where(rising[e_idx, pts], 1.0, 1 - o.tol_margin / 2).to(m1.dtype)
-                root = bracketed_root(lambda t: self._margin_at(e_idx, pts, t, tr["c"]) - level,
+                path = tr["segs"] if self.neuron_events else tr["c"]
+                root = bracketed_root(lambda t: self._margin_at(e_idx, pts, t, path) - level,
                                       torch.zeros_like(level), tau[e_idx], 0.1 * o.tol_margin)
                 t_m = torch.full((E,), math.inf, dtype=tau.dtype, device=tau.device)
                 t_m = t_m.scatter_reduce(0, e_idx, root, reduce="amin")
@@ -337,12 +411,14 @@ class FilippovState:
         for e, mult in enumerate(self.mult):  # a multiplier leaving its interval: linear in time over the step
             if mult is None:
                 continue
+            if self.neuron_events and not mult.points.numel():
+                continue
             before = self._held_values(e, self.lam, self.gam)
             after = self._held_values(e, tr["lam"], tr["gam"])
             up = torch.ones_like(after)
             Jm = mult.points.numel()
             pos = {int(mu): i for i, mu in enumerate(mult.points.tolist())}
-            for k_, mu in enumerate(mult.pairs[:, 0].tolist()):
+            for k_, mu in enumerate([] if self.neuron_events else mult.pairs[:, 0].tolist()):
                 if mu in pos:
                     up[Jm + k_] = after[pos[mu]]
             frac = torch.where(after < 0, before / (before - after).clamp_min(1e-300),
@@ -359,8 +435,9 @@ class FilippovState:
         o = self.o
         tau = torch.minimum(dt, room)
         cut = torch.zeros_like(tau, dtype=torch.bool)  # tau ends on an event a trial found (valid ones only)
+        start = self.step_start()
         for _ in range(4):
-            tr = self.trial(tau)
+            tr = self.trial(tau, start)
             worst, drift, finite = self._step_error(tr, tau)
             # a trial whose hold failed says nothing about events: it is refused and shrunk below
             valid = tr["ok"] & finite
@@ -381,6 +458,10 @@ class FilippovState:
         idx = accept.nonzero().flatten()
         self.V[idx], self.beta[idx] = tr["V"][idx], tr["beta"][idx]
         self.lam[idx], self.gam[idx] = tr["lam"][idx], tr["gam"][idx]
+        if self.neuron_events:  # the pairs' sides and holds changed within the step
+            self.side[idx], self.held[idx] = tr["side"][idx], tr["held"][idx]
+            for e in (accept & ~event).nonzero().flatten().tolist():
+                self._index_multipliers(e)
         for e in event.nonzero().flatten().tolist():
             self.resolve(e, tr["u"][e], tr["m"][e])
         # a step refused for the drift of its multipliers: the stored ones are the last step's averages,
@@ -399,7 +480,7 @@ class FilippovState:
         for e, mult in enumerate(self.mult):
             if mult is not None:
                 d = (self._held_values(e, tr["lam"], tr["gam"]) - self._held_values(e, self.lam, self.gam)).abs()
-                drift[e] = d.max() / o.tol_drift
+                drift[e] = d.max() / o.tol_drift if d.numel() else 0.0
         ratios.append(drift)
         finite = torch.isfinite(tr["m"]).all(1) & torch.isfinite(tr["V"]).flatten(1).all(1)
         worst = torch.stack(ratios).amax(0)

@@ -32,18 +32,24 @@ def _sinhc(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, 1 + x * x / 6, torch.sinh(safe) / safe)
 
 
+def _per_neuron(t: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """t (E,), one time per network, or (E, h), one per neuron, as (E, h)."""
+    return (t[:, None] if t.dim() < k.dim() else t).expand_as(k)
+
+
 def rotation_factors(k: torch.Tensor, t: torch.Tensor):
-    """(cosh kt, phi1 = (cosh kt - 1)/k^2, phi2 = sinh(kt)/k), stable as k -> 0; k (E, h), t (E,)."""
-    kt = k * t[:, None]
+    """(cosh kt, phi1 = (cosh kt - 1)/k^2, phi2 = sinh(kt)/k), stable as k -> 0; k (E, h), t (E,) or (E, h)."""
+    tt = _per_neuron(t, k)
+    kt = k * tt
     half = _sinhc(kt / 2)
-    tt = t[:, None].expand_as(k)
     phi1 = 0.5 * (tt * half) ** 2  # (cosh x - 1) = 2 sinh^2(x/2)
     phi2 = tt * _sinhc(kt)
     return torch.cosh(kt), phi1, phi2
 
 
 def advance(V: torch.Tensor, beta: torch.Tensor, c: torch.Tensor, t: torch.Tensor, lr=(1.0, 1.0)):
-    """The exact flow of every neuron over time t (E,) with its coefficient c (E, h, d+1) frozen.
+    """The exact flow of every neuron over time t (E,), or its own time t (E, h), with its coefficient
+    c (E, h, d+1) frozen.
 
     V (E, h, d+1) holds (omega, b); returns (V(t), beta(t))."""
     eta1, eta2 = lr
@@ -71,7 +77,8 @@ def pair_terms(V, beta, c, X_hat, lr=(1.0, 1.0)):
 
 def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     """The first time in (0, horizon] at which u(t) = u0 + P (sigma phi1(t) + b0 phi2(t)) reaches 0,
-    for every pair of ``mask`` (E, p, h); inf where it does not. horizon (E,); ftol (E, p, h): how near
+    for every pair of ``mask`` (E, p, h); inf where it does not. horizon (E,) or one per neuron (E, h);
+    ftol (E, p, h): how near
     0 a zero must come (the surface tolerance).
 
     phi1 and phi2 grow with t, so |u(t) - u0| <= |P| (|sigma| phi1(T) + |b0| phi2(T)): the pairs this
@@ -86,7 +93,8 @@ def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     if not bool(cand.any()):
         return inf
     e, mu, n = cand.nonzero(as_tuple=True)
-    uu, PP, kk, ss, bb, T, tol = u0[e, mu, n], P[e, mu, n], k[e, n], sigma[e, n], b0[e, n], horizon[e], ftol[e, mu, n]
+    T = _per_neuron(horizon, k)[e, n]
+    uu, PP, kk, ss, bb, tol = u0[e, mu, n], P[e, mu, n], k[e, n], sigma[e, n], b0[e, n], ftol[e, mu, n]
     # the extremum: tanh(k t_e) = -b0 k/sigma, inside (0, 1)
     ratio = torch.where(ss != 0, -bb * kk / torch.where(ss != 0, ss, torch.ones_like(ss)), torch.full_like(ss, 2.0))
     has_ext = (ratio > 0) & (ratio < 1) & (kk > 0)
