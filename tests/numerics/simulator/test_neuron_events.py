@@ -1,0 +1,113 @@
+"""Per-neuron events of the hinge flow (neuron_events.py): the step that takes every neuron through its own
+ReLU crossings against the step that ends the whole network at the first one, and the holds it decides."""
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from lazyrich.numerics.simulator.filippov import ON_MARGIN
+from lazyrich.numerics.simulator.neuron_events import advance_neurons, local_holds
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_filippov import _problem, _run_to  # noqa: E402
+
+
+def _with(state, per_neuron: bool):
+    state.o = dataclasses.replace(state.o, per_neuron=per_neuron)
+    state.neuron_events = state.hinge and per_neuron
+    return state
+
+
+@pytest.mark.parametrize("alpha", [1e-2, 1.0, 1e2])
+def test_per_neuron_trajectory_is_the_network_wide_one(alpha):
+    """p = 16, h = 8, d = 5: the same Filippov trajectory at every checkpoint whether a pair crossing ends the
+    network's step or only moves its own neuron on (both are exact: they differ by the rounding of the
+    event times and by the multipliers' drift control, measured below 1e-7 of the parameters)."""
+    times = [0.02, 0.05, 0.1] if alpha < 1 else [0.5, 2.0, 8.0, 30.0]
+    runs = []
+    for per in (False, True):
+        state, _ = _problem(16, 8, alpha, d=5, seed=3)
+        runs.append(_run_to(_with(state, per), times))
+    for (V0, b0), (V1, b1) in zip(*runs):
+        scale = max(float(V0.abs().max()), float(b0.abs().max()))
+        assert float((V0 - V1).abs().max()) <= 1e-6 * scale
+        assert float((b0 - b1).abs().max()) <= 1e-6 * scale
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 1000), st.sampled_from([1e-2, 1.0]))
+def test_held_pairs_stay_on_their_surface_and_in_their_interval(seed, alpha):
+    """Along a run (p = 16, h = 8): after every accepted step every held pair has |u| within 1e-9 of
+    |v_n| |xh_mu| and its weight inside [0, G_mu] (G = lambda on a sliding point, 1 below the margin)."""
+    state, _ = _problem(16, 8, alpha, d=5, seed=seed)
+    dt, accepted, seen = torch.tensor([1.0], dtype=torch.float64), 0, 0
+    while accepted < 150:
+        accept, tau, dt, _, tr = state.step(dt, torch.tensor([1e9], dtype=torch.float64))
+        if not bool(accept[0]):
+            continue
+        accepted += 1
+        held = state.held[0]
+        if bool(held.any()):
+            seen += 1
+            u = state.pre(state.V)[0]
+            scale = state.V[0].norm(dim=-1)[None, :] * state.xnorm[:, None]
+            assert float((u[held].abs() / scale.expand_as(u)[held]).max()) <= 1e-9
+            G = state.hinge_weights(state.lam)[0]
+            mu = held.nonzero()[:, 0]
+            gam = state.gam[0][held]
+            assert bool((gam >= -1e-12).all()) and bool((gam <= G[mu] + 1e-12).all())
+        if bool(state.converged(tr["m"])[0]):
+            break
+    assert seen > 0  # the runs do hold pairs (else this test checks nothing)
+
+
+def test_local_holds_make_the_velocity_tangent():
+    """On a state with pairs on their surfaces: for every pair local_holds keeps, x_mu . c_n = 0 (the
+    neuron's velocity is tangent to the surface), and for every pair it releases, u' points to its side."""
+    state, _ = _problem(16, 8, 1e-2, d=5, seed=5)
+    # put neurons on surfaces: move each neuron's bias so that it passes through one point of weight y beta < 0
+    V, beta = state.V.clone(), state.beta
+    u = state.pre(V)[0]
+    chosen = []
+    for n in range(V.shape[1]):
+        mus = (state.y * beta[0, n] < 0).nonzero().flatten()
+        mu = int(mus[0])
+        V[0, n, -1] -= u[mu, n]
+        chosen.append(mu)
+    G = torch.ones(1, 16, dtype=V.dtype)
+    side = (state.pre(V) > 0).to(V.dtype)
+    held = torch.zeros(1, 16, 8, dtype=torch.bool)
+    gam = torch.zeros(1, 16, 8, dtype=V.dtype)
+    e = torch.zeros(8, dtype=torch.long)
+    n = torch.arange(8)
+    cand = torch.zeros(8, 16, dtype=torch.bool)
+    cand[n, torch.tensor(chosen)] = True
+    side, held, gam = local_holds(state, V, beta, G, side, held, gam, e, n, cand)
+    W = state.y[:, None] * torch.where(held, gam, G[:, :, None] * side)
+    c = state.coef(W)[0]
+    for k in range(8):
+        mu = chosen[k]
+        du = float(beta[0, k] * (state.X_hat[mu] * c[k]).sum())
+        if bool(held[0, mu, k]):
+            assert abs(du) <= 1e-10 * float(c[k].norm() * state.X_hat[mu].norm() * beta[0, k].abs())
+        else:
+            assert (du > 0) == bool(side[0, mu, k] > 0) or abs(du) < 1e-12
+
+
+def test_advance_neurons_without_crossings_is_the_frozen_step():
+    """Over a step with no crossing, every neuron moves by the exact frozen-coefficient flow (one round)."""
+    from lazyrich.numerics.simulator.neuron_flow import advance
+
+    state, _ = _problem(16, 8, 1e3, d=5, seed=2)
+    G = state.hinge_weights(state.lam)
+    tau = torch.tensor([1e-3], dtype=torch.float64)
+    ns = advance_neurons(state, state.V, state.beta, G, state.status == ON_MARGIN, state.side, state.held,
+                         state.gam, tau, 8)
+    W = state.weights()
+    V1, b1 = advance(state.V, state.beta, state.coef(W), tau, state.lr)
+    assert ns.segs.starts.shape[0] == 1 and bool(ns.ok.all()) and math.isinf(float(ns.t_coupled[0]))
+    assert torch.allclose(ns.V, V1, rtol=0, atol=1e-15) and torch.allclose(ns.beta, b1, rtol=0, atol=1e-15)
