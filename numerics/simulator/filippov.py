@@ -7,6 +7,8 @@ pre-activation u_{mu n} of a point with g_mu != 0 reaching 0 (found in closed fo
 sliding.py decides which points and pairs slide and with what weights; while they slide, each step holds
 them on their surfaces exactly (Newton on the step's constant multipliers, so that m_mu = 1 and
 u_{mu n} = 0 at its end), and the drift of the multipliers from step to step controls the step.
+For the hinge, a pair crossing moves only its own neuron on (neuron_events.py: every neuron goes through
+its own crossings within the step) unless it is coupled to a sliding margin, whose multiplier then jumps.
 Smooth losses (soft hinge, quadratic hinge, MSE, logistic) take the exponential midpoint step (the
 coefficient from the half step), with the difference to the frozen-coefficient step as error estimate.
 Every step is a hyperbolic rotation of each neuron, so Q_n = eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 is
@@ -26,6 +28,18 @@ from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
 UNSATISFIED, ON_MARGIN, SATISFIED = 0, 1, 2
 CONVERGED_MARGIN = 1 - 1e-9  # a hinge run has converged when every margin is at least this
+
+
+def _newton_again(res, scale, it: int, ok, e: int) -> bool:
+    """Whether the hold of network e needs another Newton iteration (of 10): its residual is not yet at
+    rounding (a looser test would let the surfaces drift by its tolerance at every step). After the last
+    one, ok[e] says whether it came within 1e-12 of the scale."""
+    if bool((res.abs() <= 4e-16 * scale).all()):
+        return False
+    if it == 9:
+        ok[e] = bool((res.abs() <= 1e-12 * scale).all())
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -308,11 +322,7 @@ class FilippovState:
                 res = torch.cat([m1[e][mult.points], u1[e][mu, n]]) - targets[e]
                 scale = torch.cat([self._margin_floor(e, u1[e][mult.points], b1[e], mult.points) / 4e-16,
                                    V1[e][n].norm(dim=-1) * self.xnorm[mu]])
-                # to rounding: a looser test would let the surfaces drift by its tolerance at every step
-                if bool((res.abs() <= 4e-16 * scale).all()):
-                    continue
-                if it == 9:
-                    ok[e] = bool((res.abs() <= 1e-12 * scale).all())
+                if not _newton_again(res, scale, it, ok, e):
                     continue
                 todo = True
                 dw = -(Hinv @ (dinv * res)) / tau[e]
@@ -354,10 +364,7 @@ class FilippovState:
                 Jm = pts.numel()
                 res = m1[e][pts] - targets[e][:Jm] - jump[e][pts]
                 scale = self._margin_floor(e, u1[e][pts], b1[e], pts) / 4e-16
-                if bool((res.abs() <= 4e-16 * scale).all()):
-                    continue
-                if it == 9:
-                    ok[e] = bool((res.abs() <= 1e-12 * scale).all())
+                if not _newton_again(res, scale, it, ok, e):
                     continue
                 todo = True
                 rows = torch.cat([dinv[:Jm] * res, torch.zeros_like(dinv[Jm:])])
