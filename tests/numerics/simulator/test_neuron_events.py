@@ -111,3 +111,28 @@ def test_advance_neurons_without_crossings_is_the_frozen_step():
     V1, b1 = advance(state.V, state.beta, state.coef(W), tau, state.lr)
     assert ns.segs.starts.shape[0] == 1 and bool(ns.ok.all()) and math.isinf(float(ns.t_coupled[0]))
     assert torch.allclose(ns.V, V1, rtol=0, atol=1e-15) and torch.allclose(ns.beta, b1, rtol=0, atol=1e-15)
+
+
+def test_fixed_orientation_per_neuron_is_the_network_wide_one():
+    """fix_orientation (the flow keeps every omega_n on its line): the per-neuron step, whose holds then solve
+    x_mu . P_n c_n = 0 with the projection P_n, against the network-wide one, and the directions kept."""
+    from lazyrich.numerics import network as N
+    from lazyrich.numerics.data import make
+    from lazyrich.numerics.simulator.filippov import Filippov, FilippovState
+
+    ds = make("stripe", 16, 5, 0)
+    X, y = (torch.as_tensor(a, dtype=torch.float64) for a in (ds.X, ds.y))
+    th = N.init_ensemble([4], 8, 5)
+    f0 = N.output(*th.tuple(), X)
+    runs = []
+    for per in (False, True):
+        V = torch.cat([th.omega, th.b[..., None]], -1).clone()
+        state = FilippovState(Filippov(per_neuron=per), X, y, f0, torch.tensor([0.1], dtype=torch.float64), "hinge",
+                              (1.0, 1.0), True, V, th.beta.clone())
+        runs.append(_run_to(state, [0.05, 0.2, 0.5]))
+    for (V0, b0), (V1, b1) in zip(*runs):
+        scale = max(float(V0.abs().max()), float(b0.abs().max()))
+        assert float((V0 - V1).abs().max()) <= 1e-6 * scale and float((b0 - b1).abs().max()) <= 1e-6 * scale
+    w0, w1 = th.omega[0], runs[1][-1][0][0, :, :-1]
+    cos = (w0 * w1).sum(-1) / (w0.norm(dim=-1) * w1.norm(dim=-1))
+    assert float((cos.abs() - 1).abs().max()) <= 1e-10
