@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import network as N
-from .neuron_events import advance_neurons
+from .neuron_events import advance_neurons, hinge_pair_weights
 from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
 from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
@@ -102,9 +102,10 @@ class FilippovState:
     def g_smooth(self, m):
         return N.loss_weights(m, self.y.expand_as(m), self.loss)
 
-    def hinge_weights(self, lam):
+    def hinge_weights(self, lam, idx=slice(None)):
         """G (E, p): 1 below the margin, lambda on it, 0 above."""
-        return (self.status == UNSATISFIED).to(lam.dtype) + (self.status == ON_MARGIN).to(lam.dtype) * lam
+        status = self.status[idx]
+        return (status == UNSATISFIED).to(lam.dtype) + (status == ON_MARGIN).to(lam.dtype) * lam
 
     def weights(self, g=None, lam=None, gam=None, idx=slice(None)):
         """W (E, p, h) from the sets and multipliers (g: the smooth loss's weights)."""
@@ -112,9 +113,7 @@ class FilippovState:
         gam = self.gam[idx] if gam is None else gam
         held, side = self.held[idx], self.side[idx]
         if self.hinge:
-            status = self.status[idx]
-            G = (status == UNSATISFIED).to(lam.dtype) + (status == ON_MARGIN).to(lam.dtype) * lam
-            return self.y[:, None] * torch.where(held, gam, G[:, :, None] * side)
+            return hinge_pair_weights(self.y, self.hinge_weights(lam, idx), side, held, gam)
         return g[:, :, None] * torch.where(held, gam, side)
 
     def coef(self, W, idx=slice(None)):
@@ -351,10 +350,10 @@ class FilippovState:
             V1, b1, t_coupled = ns.V, ns.beta, ns.t_coupled
             u1 = self.pre(V1)
             m1 = self.margins(V1, b1, u1, side=ns.side)
-            # re-deciding the holds may move a pair within its band to the other side, which moves the
-            # margins by a rounding (see margins); the hold does not chase that jump
-            jump = self.margins(self.V, self.beta, u0, side=ns.side0) - m0
             todo = False
+            if mats:  # re-deciding the holds may move a pair within its band to the other side, which moves
+                # the margins by a rounding (see margins); the hold does not chase that jump
+                jump = self.margins(self.V, self.beta, u0, side=ns.side0) - m0
             # a coupled crossing inside the step: lambda jumps there, and the step is cut to it (event_times)
             cut = t_coupled < tau * (1 - 1e-12)
             for e, (Hinv, dinv) in mats.items():

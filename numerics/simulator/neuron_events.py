@@ -26,6 +26,11 @@ from .neuron_flow import advance, first_crossing, pair_terms
 from .sliding import project
 
 
+def hinge_pair_weights(y, G, side, held, gam):
+    """W (E, p, h) of the hinge: y_mu G_mu Theta(u) off the surfaces, y_mu gamma on a held pair."""
+    return y[:, None] * torch.where(held, gam, G[:, :, None] * side)
+
+
 @dataclass
 class Segments:
     """The piecewise trajectory of one step: round r starts neuron n at its own time starts[r] (E, h)
@@ -162,8 +167,7 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
     t_coupled = torch.full_like(tau, float("inf"))
     any_sliding = bool(sliding.any())
     for _ in range(max_rounds):
-        W = y[:, None] * torch.where(held, gam, G[:, :, None] * side)
-        c = st.coef(W)
+        c = st.coef(hinge_pair_weights(y, G, side, held, gam))
         u0 = st.pre(V)
         tol_u = st.o.tol_pre * V.norm(dim=-1)[:, None, :] * st.xnorm[None, :, None]
         mask = relevant & ~held & (u0.abs() > tol_u)
