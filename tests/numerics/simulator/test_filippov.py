@@ -216,3 +216,25 @@ def test_converged_means_every_margin_reached():
                      progress=False)
     net = rough.networks()[0]
     assert rough.stop_reason == ["margins"] and net["min_margin"] < CONVERGED_MARGIN and not net["converged"]
+
+
+def test_an_event_at_the_start_of_a_step_does_not_stall():
+    """stripe d = 5, p = h = 64, alpha = 1e-3 (feature regime): at t = 0.0173 the multiplier of the one sliding
+    point reaches 0 while its stored value, the last step's average, is 4e-4. Every trial then put the event
+    inside the step, the four cuts never reached it, and the step was retried from the cut: 1,242 refusals in
+    a row, a stall. A step still cut after four cuts now re-decides the sets at its start (the QP's multipliers
+    of that instant), and the run goes on (measured: at most 4 refusals in a row)."""
+    state, _ = _problem(64, 64, 1e-3, d=5, seed=0)
+    dt, room = torch.tensor([1.0], dtype=torch.float64), torch.tensor([1e9], dtype=torch.float64)
+    accepted, in_a_row, worst, t = 0, 0, 0, 0.0
+    for _ in range(600):
+        accept, tau, dt, _, _ = state.step(dt, room)
+        if bool(accept[0]):
+            accepted, in_a_row, t = accepted + 1, 0, t + float(tau[0])
+            if accepted == 120:
+                break
+        else:
+            in_a_row += 1
+            worst = max(worst, in_a_row)
+    assert accepted == 120 and t > 0.0175, (accepted, t)
+    assert worst <= 10
