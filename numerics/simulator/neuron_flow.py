@@ -110,20 +110,43 @@ def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     lo = torch.where(second, t_ext, torch.zeros_like(T))[todo]
     hi = torch.where(first, t_ext, T)[todo]
     args = (uu[todo], PP[todo], kk[todo], ss[todo], bb[todo])
-    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol[todo])
+    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol[todo], slope=lambda t: du_at_pairs(*args, t),
+                          guess=closed_form_zero(*args, lo, hi))
     out = inf.clone()
     out[e[todo], mu[todo], n[todo]] = root
     return out
 
 
-def bracketed_root(fun, lo, hi, ftol, iters: int = 100, rtol: float = 1e-15):
+def closed_form_zero(u0, P, k, sigma, b0, lo, hi):
+    """The zero of u(t) inside [lo, hi] in closed form, as a first guess (nan where there is none). With
+    w = e^{kt}, u = c + (a + b) w/2 + (a - b)/(2w), a = P sigma/k^2, b = P b0/k, c = u0 - a: a quadratic in w.
+    Where kt is large, u grows like e^{kt} and regula falsi or Newton from the bracket's ends creep towards
+    the zero by about 1/k per evaluation (up to the 100-iteration cap, measured); this lands next to it.
+    Where kt is small the coefficients cancel and the guess is rough, but the bracket is then tame."""
+    kk = k.clamp_min(1e-300)
+    a, b = P * sigma / kk ** 2, P * b0 / kk
+    A, B, C = (a + b) / 2, u0 - a, (a - b) / 2
+    disc = (B * B - 4 * A * C).clamp_min(0).sqrt()
+    q = -0.5 * (B + torch.where(B >= 0, disc, -disc))
+    guess = torch.full_like(lo, math.nan)
+    for w in (q / A, C / q):
+        t = torch.log(w) / kk
+        inside = (w > 0) & (t > lo) & (t < hi)
+        guess = torch.where(inside & torch.isnan(guess), t, guess)
+    return guess
+
+
+def bracketed_root(fun, lo, hi, ftol, iters: int = 100, rtol: float = 1e-15, slope=None, guess=None):
     """The zero of fun (vectorised, one bracket [lo, hi] with a sign change each) by the Illinois
-    variant of regula falsi, which converges superlinearly and never leaves its bracket. Stops where
+    variant of regula falsi, which converges superlinearly and never leaves its bracket; with ``slope``
+    (fun's derivative) a Newton step from the last point is taken instead wherever it lands inside the
+    bracket, and ``guess`` (nan: none) is the first point tried. Stops where
     |fun| <= ftol (a number or one per bracket) or the bracket is down to rounding; returns the end
     of the bracket on the far side of the zero, or the point within ftol."""
     flo, fhi = fun(lo), fun(hi)
     side = torch.zeros_like(lo)
-    for _ in range(iters):
+    x, fx = hi, fhi  # the last point evaluated (Newton's start)
+    for it in range(iters):
         width = hi - lo
         open_ = (width > rtol * hi.abs().clamp_min(1e-300)) & (fhi.abs() > ftol)
         if not bool(open_.any()):
@@ -132,7 +155,14 @@ def bracketed_root(fun, lo, hi, ftol, iters: int = 100, rtol: float = 1e-15):
         t = torch.where(denom != 0, hi - fhi * width / torch.where(denom != 0, denom, torch.ones_like(denom)),
                         0.5 * (lo + hi))
         t = torch.where((t > lo) & (t < hi), t, 0.5 * (lo + hi))
+        if it == 0 and guess is not None:
+            t = torch.where((guess > lo) & (guess < hi), guess, t)
+        elif slope is not None:
+            d = slope(x)
+            tn = x - fx / torch.where(d != 0, d, torch.ones_like(d))
+            t = torch.where((d != 0) & (tn > lo) & (tn < hi), tn, t)
         ft = fun(t)
+        x, fx = t, ft
         left = torch.sign(ft) == torch.sign(flo)  # the zero lies in [t, hi]
         # Illinois: halve the function value at the end that stays twice in a row
         fhi = torch.where(left & (side > 0), 0.5 * fhi, fhi)
@@ -140,7 +170,7 @@ def bracketed_root(fun, lo, hi, ftol, iters: int = 100, rtol: float = 1e-15):
         lo, flo = torch.where(left, t, lo), torch.where(left, ft, flo)
         hi, fhi = torch.where(left, hi, t), torch.where(left, fhi, ft)
         side = torch.where(left, torch.ones_like(side), -torch.ones_like(side))
-        done = ft == 0
+        done = ft.abs() <= ftol  # the point within ftol (Newton nears the zero from one side: hi may stay put)
         lo, hi = torch.where(done, t, lo), torch.where(done, t, hi)
     return hi
 
@@ -149,3 +179,9 @@ def u_at_pairs(u0, P, k, sigma, b0, t):
     """u(t) of pairs given as flat vectors (the bisection's evaluations)."""
     kt = k * t
     return u0 + P * (sigma * 0.5 * (t * _sinhc(kt / 2)) ** 2 + b0 * t * _sinhc(kt))
+
+
+def du_at_pairs(u0, P, k, sigma, b0, t):
+    """du/dt of pairs given as flat vectors: P (sigma phi2(t) + b0 cosh(kt)), phi1' = phi2, phi2' = cosh."""
+    kt = k * t
+    return P * (sigma * t * _sinhc(kt) + b0 * torch.cosh(kt))

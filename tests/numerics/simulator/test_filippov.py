@@ -238,3 +238,29 @@ def test_an_event_at_the_start_of_a_step_does_not_stall():
             worst = max(worst, in_a_row)
     assert accepted == 120 and t > 0.0175, (accepted, t)
     assert worst <= 10
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-2, 2), st.floats(-2, 2), st.floats(1, 60), st.floats(-2, 2), st.floats(-2, 2))
+def test_closed_form_zero_lands_on_the_crossing(u0, P, kT, sigma, b0):
+    """u(t) = u0 + P (sigma phi1 + b0 phi2) is a quadratic in e^{kt}: its zero in closed form, tried first, leaves
+    the bracketed root at most one Newton step after its two ends and the guess, however large kT (from the
+    bracket's ends alone, regula falsi crept towards the zero by about 1/k per evaluation: up to the 100-iteration
+    cap was measured). On [0, 1] with u monotone (u' of one sign at both ends: u has one extremum at most)."""
+    from lazyrich.numerics.simulator.neuron_flow import bracketed_root, closed_form_zero, du_at_pairs
+
+    one = lambda x: torch.tensor([x], dtype=torch.float64)  # noqa: E731
+    args = tuple(one(x) for x in (u0, P, kT, sigma, b0))  # k = kT, bracket [0, T = 1]
+    lo, hi = one(0.0), one(1.0)
+    ends, slopes = u_at_pairs(*args, torch.cat([lo, hi])), du_at_pairs(*args, torch.cat([lo, hi]))
+    if not bool(torch.isfinite(ends).all()) or float(ends[0] * ends[1]) >= 0 or float(slopes[0] * slopes[1]) <= 0:
+        return
+    ftol = 1e-12 * float(ends.abs().max())
+    if abs(float(ends[0])) <= ftol:
+        return  # on its surface at the start: first_crossing does not search such a pair
+    calls = []
+    fun = lambda s: calls.append(1) or u_at_pairs(*args, s)  # noqa: E731
+    root = bracketed_root(fun, lo, hi, ftol, slope=lambda s: du_at_pairs(*args, s),
+                          guess=closed_form_zero(*args, lo, hi))
+    assert abs(float(u_at_pairs(*args, root))) <= ftol or float(root) - 1e-15 <= 0  # on the zero
+    assert len(calls) <= 4
