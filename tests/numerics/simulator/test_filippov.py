@@ -218,26 +218,32 @@ def test_converged_means_every_margin_reached():
     assert rough.stop_reason == ["margins"] and net["min_margin"] < CONVERGED_MARGIN and not net["converged"]
 
 
-def test_an_event_at_the_start_of_a_step_does_not_stall():
-    """stripe d = 5, p = h = 64, alpha = 1e-3 (feature regime): at t = 0.0173 the multiplier of the one sliding
-    point reaches 0 while its stored value, the last step's average, is 4e-4. Every trial then put the event
-    inside the step, the four cuts never reached it, and the step was retried from the cut: 1,242 refusals in
-    a row, a stall. A step still cut after four cuts now re-decides the sets at its start (the QP's multipliers
-    of that instant), and the run goes on (measured: at most 4 refusals in a row)."""
+def test_feature_regime_steps_neither_stall_nor_refuse_every_other_step():
+    """stripe d = 5, p = h = 64, alpha = 1e-3 (feature regime), 300 accepted steps.
+
+    A stall: at t = 0.0173 the multiplier of the one sliding point reaches 0 while its stored value, the last
+    step's average, is 4e-4. Every trial then put the event inside the step, the four cuts never reached it, and
+    the step was retried from the cut: 1,242 refusals in a row. A step still cut after four cuts now re-decides
+    the sets at its start (the QP's multipliers of that instant), and the run goes on (at most 4 in a row).
+
+    The drift controller: the drift of the multipliers is |lambda'| times the time from the stored multipliers'
+    reference (the instant of a resolve, or the middle of the last step) to the middle of this one. Taken as
+    proportional to the step alone, every other step was refused (111 refusals in these 300 steps); 43 now."""
     state, _ = _problem(64, 64, 1e-3, d=5, seed=0)
     dt, room = torch.tensor([1.0], dtype=torch.float64), torch.tensor([1e9], dtype=torch.float64)
-    accepted, in_a_row, worst, t = 0, 0, 0, 0.0
-    for _ in range(600):
+    accepted, refused, in_a_row, worst, t = 0, 0, 0, 0, 0.0
+    for _ in range(1000):
         accept, tau, dt, _, _ = state.step(dt, room)
         if bool(accept[0]):
             accepted, in_a_row, t = accepted + 1, 0, t + float(tau[0])
-            if accepted == 120:
+            if accepted == 300:
                 break
         else:
-            in_a_row += 1
+            refused, in_a_row = refused + 1, in_a_row + 1
             worst = max(worst, in_a_row)
-    assert accepted == 120 and t > 0.0175, (accepted, t)
+    assert accepted == 300 and t > 0.0175, (accepted, t)
     assert worst <= 10
+    assert refused <= 60
 
 
 @settings(max_examples=60, deadline=None)
