@@ -52,6 +52,20 @@ class Segments:
                        (t[:, None] - s).clamp_min(0), lr)
 
 
+def solve_small(M, rhs):
+    """M x = rhs for a batch of small systems (K, k, k): by LU where its pivots say M is well conditioned
+    (their ratio above 1e-12), the pseudo-inverse (rtol 1e-13: the minimum-norm solution, dependent pairs
+    sharing the weight) elsewhere. The pseudo-inverse alone took 544 us on 60 systems of 4, LU 41 us."""
+    LU, piv, info = torch.linalg.lu_factor_ex(M)
+    pivots = LU.diagonal(dim1=-2, dim2=-1).abs()
+    good = (info == 0) & (pivots.amin(-1) > 1e-12 * pivots.amax(-1))
+    sol = torch.linalg.lu_solve(LU, piv, rhs[..., None])[..., 0]
+    if not bool(good.all()):
+        bad = (~good).nonzero().flatten()
+        sol[bad] = (torch.linalg.pinv(M[bad], rtol=1e-13) @ rhs[bad][..., None])[..., 0]
+    return sol
+
+
 def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
     """Decide the surface pairs of neurons (e, n) (K,): candidates cand (K, p) (held ones and those just
     reached on an attracting surface). Returns the new (side, held, gam) (E, p, h), changed in place.
@@ -98,7 +112,7 @@ def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
         # it; the system is kept finite so that the SVD does not fail first
         finite = torch.isfinite(M).flatten(1).all(1) & torch.isfinite(rhs).all(1)
         M = torch.where(finite[:, None, None], M, eye)
-        sol = (torch.linalg.pinv(M, rtol=1e-13) @ torch.where(free, rhs, fixed_val).nan_to_num()[..., None])[..., 0]
+        sol = solve_small(M, torch.where(free, rhs, fixed_val).nan_to_num())
         gamma = torch.where(free, sol, fixed_val)
         w = sgn * (b + A.matmul(gamma[..., None])[..., 0])  # the pairs' velocities, sign of u'
         tol = 1e-12 * Gs.clamp_min(1e-300)

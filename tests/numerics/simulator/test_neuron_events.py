@@ -136,3 +136,24 @@ def test_fixed_orientation_per_neuron_is_the_network_wide_one():
     w0, w1 = th.omega[0], runs[1][-1][0][0, :, :-1]
     cos = (w0 * w1).sum(-1) / (w0.norm(dim=-1) * w1.norm(dim=-1))
     assert float((cos.abs() - 1).abs().max()) <= 1e-10
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 8))
+def test_solve_small_is_the_pseudo_inverse_solution(seed, k, K):
+    """local_holds' systems: LU where it is well conditioned, the pseudo-inverse (rtol 1e-13) elsewhere; on a batch
+    mixing regular systems with singular ones (two equal rows, or rank k - 1 Grams) it gives the minimum-norm
+    solution of every one, as the pseudo-inverse alone did."""
+    from lazyrich.numerics.simulator.neuron_events import solve_small
+
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(K, k, k, generator=g, dtype=torch.float64)
+    M = X @ X.transpose(1, 2) + 0.1 * torch.eye(k, dtype=torch.float64)
+    if k > 1:
+        low = torch.randn(K, k, k - 1, generator=g, dtype=torch.float64)
+        singular = low @ low.transpose(1, 2)  # rank k - 1
+        M = torch.where((torch.arange(K) % 2 == 1)[:, None, None], singular, M)
+    rhs = torch.randn(K, k, generator=g, dtype=torch.float64)
+    ref = (torch.linalg.pinv(M, rtol=1e-13) @ rhs[..., None])[..., 0]
+    got = solve_small(M, rhs)
+    assert torch.allclose(got, ref, rtol=1e-8, atol=1e-8 * float(ref.abs().max()))
