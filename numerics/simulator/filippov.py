@@ -487,6 +487,7 @@ class FilippovState:
         # a step cut short by an event or a checkpoint leaves the step size as it was
         short = tau < dt * (1 - 1e-12)
         grown = torch.where(short, torch.maximum(dt, tau * factor), tau * factor)
+        # refused for its drift alone (its other ratios within tolerance): the drift controller below sets the retry
         refused = tau * torch.where(tr["ok"] & finite & (worst <= 1), torch.ones_like(tau),
                                     torch.where(tr["ok"] & finite, factor.clamp_max(0.5), torch.full_like(tau, 0.25)))
         event = accept & (cut | (t_ev <= tau * (1 + 1e-12)))
