@@ -491,9 +491,10 @@ class FilippovState:
         refused = tau * torch.where(tr["ok"] & finite & (worst <= 1), torch.ones_like(tau),
                                     torch.where(tr["ok"] & finite, factor.clamp_max(0.5), torch.full_like(tau, 0.25)))
         event = accept & (cut | (t_ev <= tau * (1 + 1e-12)))
-        # re-decided at the step's end (an event) or its start (below): the stored multipliers are then the instant's
-        resolved = event | (~accept & finite & ((valid & hit) | (drift > 1)))
-        age = torch.where(resolved, torch.zeros_like(tau), torch.where(accept, tau / 2, self.age))
+        # re-decided at the step's start (below): a step refused for its drift, or still cut after four cuts
+        restart = ~accept & finite & ((valid & hit) | (drift > 1))
+        # re-decided at the step's end (an event) or its start: the stored multipliers are then the instant's
+        age = torch.where(event | restart, torch.zeros_like(tau), torch.where(accept, tau / 2, self.age))
         # the drift is |lambda'| times the time between the stored multipliers' reference and the step's middle
         # (age + tau/2): the next step is the one that puts it at 0.9 of its tolerance (a controller that took
         # it as proportional to the step alone refused every other step, measured at p = h = 64, alpha = 1e-3)
@@ -515,7 +516,7 @@ class FilippovState:
         # and the QP gives them at this instant (the next step's drift is then its own)
         # and a step still cut after four cuts is one whose event sits at its start: a multiplier whose stored
         # (averaged) value says it is inside its interval while the instant's is at its bound
-        for e in (~accept & finite & ((valid & hit) | (drift > 1))).nonzero().flatten().tolist():
+        for e in restart.nonzero().flatten().tolist():
             self.resolve(e, tr["u0"][e], tr["m0"][e])
         return accept, tau, nxt, event, tr
 

@@ -142,7 +142,7 @@ def test_fixed_orientation_per_neuron_is_the_network_wide_one():
 @given(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 8))
 def test_solve_small_is_the_pseudo_inverse_solution(seed, k, K):
     """local_holds' systems: LU where it is well conditioned, the pseudo-inverse (rtol 1e-13) elsewhere; on a batch
-    mixing regular systems with singular ones (two equal rows, or rank k - 1 Grams) it gives the minimum-norm
+    mixing regular systems with singular ones (rank k - 1 Grams) it gives the minimum-norm
     solution of every one, as the pseudo-inverse alone did."""
     from lazyrich.numerics.simulator.neuron_events import solve_small
 
