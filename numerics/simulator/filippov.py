@@ -104,6 +104,9 @@ class FilippovState:
         # how far behind the present instant the stored multipliers' reference time lies: 0 after a resolve
         # (the QP's values of that instant), half the last step after a step (their average over it)
         self.age = torch.zeros(E, dtype=V.dtype, device=V.device)
+        # the hinge weights G under which the pairs' holds were last decided by their neurons (nan: by the QP,
+        # or never): a trial under the same G need not decide them again
+        self.hold_G = torch.full((E, p), math.nan, dtype=V.dtype, device=V.device)
         m = self.margins(V, beta, u)
         for e in range(E):
             self.resolve(e, u[e], m[e])
@@ -112,17 +115,28 @@ class FilippovState:
     def pre(self, V):
         return torch.einsum("pd,ehd->eph", self.X_hat, V)
 
+    def surface_tol(self, V):
+        """(E, p, h): how near 0 a pre-activation is on its surface (tol_pre |v_n| |xh_mu|)."""
+        return self.o.tol_pre * V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
+
     def margins(self, V, beta, u=None, idx=slice(None), side=None):
         """m = y alpha (f - f0), with each pair within a thousand surface tolerances of u = 0 counted on
         the side the sets give it (side u instead of relu(u), a difference below that band): a pair the
         exit rule sends across, still a rounding away from its surface, then moves the margins as the
         velocity says it does, and a hold does not chase that difference with ever shorter steps."""
         u = self.pre(V) if u is None else u
-        band = 1e3 * self.o.tol_pre * V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
         side = self.side[idx] if side is None else side
-        act = torch.where(u.abs() <= band, side * u, torch.relu(u))
-        f = torch.einsum("eph,eh->ep", act, beta) / V.shape[1]
-        return self.y * self.alpha[idx, None] * (f - self.f0[idx])
+        f = torch.einsum("eph,eh->ep", torch.relu(u), beta)
+        # the band's few pairs are found under its widest value per network, then corrected one by one
+        band_v = 1e3 * self.o.tol_pre * V.norm(dim=-1)  # (E, h): the band is band_v |xh_mu|
+        widest = band_v.amax(1) * self.xnorm.max()
+        e, mu, n = (u.abs() <= widest[:, None, None]).nonzero(as_tuple=True)
+        if e.numel():
+            uu = u[e, mu, n]
+            inside = uu.abs() <= band_v[e, n] * self.xnorm[mu]
+            e, mu, n, uu = e[inside], mu[inside], n[inside], uu[inside]
+            f.index_put_((e, mu), (side[e, mu, n] * uu - torch.relu(uu)) * beta[e, n], accumulate=True)
+        return self.y * self.alpha[idx, None] * (f / V.shape[1] - self.f0[idx])
 
     def g_smooth(self, m):
         return N.loss_weights(m, self.y.expand_as(m), self.loss)
@@ -145,12 +159,25 @@ class FilippovState:
         c = torch.einsum("eph,pd->ehd", W, self.X_hat) / (self.alpha[idx, None, None] * W.shape[1])
         return project(c, self.fix_dir[idx]) if self.fix_dir is not None else c
 
+    def hinge_coef(self, G, side, held, gam):
+        """coef(weights) of the hinge (all networks) without the (E, p, h) weights: sum_mu y_mu G_mu side_mu n
+        xh_mu is one product of side with the (E, p, d+1) matrix y G xh, and the held pairs (few) replace
+        their weight y G side by y gamma one by one."""
+        yGx = (self.y * G)[:, :, None] * self.X_hat  # (E, p, d+1)
+        c = side.transpose(1, 2) @ yGx  # (E, h, d+1)
+        e, mu, n = held.nonzero(as_tuple=True)
+        if e.numel():
+            dw = self.y[mu] * (gam[e, mu, n] - G[e, mu] * side[e, mu, n])
+            c.index_put_((e, n), dw[:, None] * self.X_hat[mu], accumulate=True)
+        c = c / (self.alpha[:, None, None] * side.shape[1])
+        return project(c, self.fix_dir) if self.fix_dir is not None else c
+
     def pair_weight(self, e, m):
         """dW/dgamma of a pair (p,): y for the hinge, g_mu for a smooth loss."""
         return self.y if self.hinge else self.g_smooth(m[None])[0]
 
     def select(self, keep):
-        for name in ("V", "beta", "f0", "alpha", "side", "status", "lam", "held", "gam", "age"):
+        for name in ("V", "beta", "f0", "alpha", "side", "status", "lam", "held", "gam", "age", "hold_G"):
             setattr(self, name, getattr(self, name)[keep])
         if self.fix_dir is not None:
             self.fix_dir = self.fix_dir[keep]
@@ -183,6 +210,7 @@ class FilippovState:
         mult = Multipliers(pts, pairs)
         # the QP takes the sides of the other pairs as given, and the exit rule the multipliers: alternate
         # until the sides stop changing (a side the exit rule flips changes the velocity the QP balanced)
+        self.hold_G[e] = math.nan
         for _ in range(4):
             self.held[e], self.gam[e], self.status[e], self.lam[e] = False, 0, st, 0
             if mult.size:
@@ -374,15 +402,16 @@ class FilippovState:
         newton = {e: _Secant(Hinv[:J, :J] * dinv[None, :J] / tau[e])
                   for e, (Hinv, dinv) in mats.items() for J in [self.mult[e].points.numel()]}
         for it in range(10):
-            ns = advance_neurons(self, self.V, self.beta, self.hinge_weights(lam), self.status == ON_MARGIN,
-                                 self.side, self.held, self.gam, tau, self.o.max_rounds)
+            G = self.hinge_weights(lam)
+            ns = advance_neurons(self, self.V, self.beta, G, self.status == ON_MARGIN, self.side, self.held, self.gam,
+                                 tau, self.o.max_rounds, u0, decided=(G == self.hold_G).all(1))
             V1, b1, t_coupled = ns.V, ns.beta, ns.t_coupled
             u1 = self.pre(V1)
             m1 = self.margins(V1, b1, u1, side=ns.side)
             todo = False
             if mats:  # re-deciding the holds may move a pair within its band to the other side, which moves
                 # the margins by a rounding (see margins); the hold does not chase that jump
-                jump = self.margins(self.V, self.beta, u0, side=ns.side0) - m0
+                jump = None if ns.side0 is self.side or torch.equal(ns.side0, self.side) else self.margins(self.V, self.beta, u0, side=ns.side0) - m0
             # a coupled crossing inside the step: lambda jumps there, and the step is cut to it (event_times)
             cut = t_coupled < tau * (1 - 1e-12)
             for e, (Hinv, dinv) in mats.items():
@@ -390,7 +419,7 @@ class FilippovState:
                     continue
                 pts = self.mult[e].points
                 Jm = pts.numel()
-                res = m1[e][pts] - targets[e][:Jm] - jump[e][pts]
+                res = m1[e][pts] - targets[e][:Jm] - (0 if jump is None else jump[e][pts])
                 scale = self._margin_floor(e, u1[e][pts], b1[e], pts) / 4e-16
                 if not _newton_again(res, scale, it, ok, e):
                     continue
@@ -417,7 +446,6 @@ class FilippovState:
         o = self.o
         E = tau.shape[0]
         u0, m0 = tr["u0"], tr["m0"]
-        tol_u = o.tol_pre * self.V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
         if self.hinge:
             relevant = (self.status != SATISFIED)[:, :, None]
         else:
@@ -425,6 +453,7 @@ class FilippovState:
         if self.neuron_events:  # the pairs cross within the step, neuron by neuron, except the coupled ones
             t_ev = tr["t_coupled"].clone()
         else:
+            tol_u = self.surface_tol(self.V)
             mask = relevant & ~self.held & (u0.abs() > tol_u)
             k, sigma, b0, P = pair_terms(self.V, self.beta, tr["c"], self.X_hat, self.lr)
             t_ev = first_crossing(u0, P, k, sigma, b0, tau, mask, 0.1 * tol_u.expand_as(u0)).flatten(1).amin(1)
@@ -508,6 +537,7 @@ class FilippovState:
         self.lam[idx], self.gam[idx] = tr["lam"][idx], tr["gam"][idx]
         if self.neuron_events:  # the pairs' sides and holds changed within the step
             self.side[idx], self.held[idx] = tr["side"][idx], tr["held"][idx]
+            self.hold_G[idx] = self.hinge_weights(self.lam)[idx]
             for e in (accept & ~event).nonzero().flatten().tolist():
                 self._index_multipliers(e)
         for e in event.nonzero().flatten().tolist():
@@ -549,5 +579,6 @@ class FilippovState:
         """Saved sets and multipliers back into networks ``rows`` (the saved networks, in order)."""
         for k, v in state.items():
             getattr(self, k)[rows] = v.to(getattr(self, k).device)
+        self.hold_G[rows] = math.nan
         for e in range(self.V.shape[0]):
             self._index_multipliers(e)

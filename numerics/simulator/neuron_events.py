@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .neuron_flow import advance, first_crossing, pair_terms
+from .neuron_flow import advance, first_crossing_by_neuron, pair_terms
 from .sliding import project
 
 
@@ -99,24 +99,26 @@ def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
     b = (Xs * c_rest[:, None, :]).sum(-1)  # (K, kmax)
     Gs = torch.gather(Gk, 1, order)
     sgn = torch.sign(beta[e, n])[:, None]  # du/dt has the sign of beta (b + A gamma)
+    eye = torch.eye(kmax, dtype=A.dtype, device=A.device).expand(K, kmax, kmax)
+    # a non-finite system (a diverging trial) makes the step non-finite, and the step is refused for it; the
+    # system is replaced by a finite one so that the factorisation does not fail first
+    finite = torch.isfinite(A).flatten(1).all(1) & torch.isfinite(b).all(1) & torch.isfinite(Gs).all(1)
+    if not bool(finite.all()):
+        A = torch.where(finite[:, None, None], A, eye)
+        b, Gs = torch.where(finite[:, None], b, 0.0), torch.where(finite[:, None], Gs, 0.0)
+    tol = 1e-12 * Gs.clamp_min(1e-300)
+    tol_w = 1e-12 * (b.abs() + A.abs().matmul(Gs[..., None])[..., 0]).amax(1, keepdim=True)
     # start: every candidate free
     free = valid.clone()
     at_up = torch.zeros_like(valid)
-    eye = torch.eye(kmax, dtype=A.dtype, device=A.device).expand(K, kmax, kmax)
     gamma = torch.zeros_like(b)
     for _ in range(3 * kmax + 2):
         fixed_val = torch.where(at_up, Gs, torch.zeros_like(Gs)) * valid
         rhs = -(b + (A * (~free)[:, None, :]).matmul(fixed_val[..., None])[..., 0])
         M = torch.where(free[:, :, None] & free[:, None, :], A, eye)
-        # a non-finite multiplier (a diverging trial) makes the step non-finite, and the step is refused for
-        # it; the system is kept finite so that the SVD does not fail first
-        finite = torch.isfinite(M).flatten(1).all(1) & torch.isfinite(rhs).all(1)
-        M = torch.where(finite[:, None, None], M, eye)
-        sol = solve_small(M, torch.where(free, rhs, fixed_val).nan_to_num())
+        sol = solve_small(M, torch.where(free, rhs, fixed_val))
         gamma = torch.where(free, sol, fixed_val)
         w = sgn * (b + A.matmul(gamma[..., None])[..., 0])  # the pairs' velocities, sign of u'
-        tol = 1e-12 * Gs.clamp_min(1e-300)
-        tol_w = 1e-12 * (b.abs() + A.abs().matmul(Gs[..., None])[..., 0]).amax(1, keepdim=True)
         low = free & (gamma < -tol)
         high = free & (gamma > Gs + tol)
         back_low = valid & ~free & ~at_up & (w > tol_w)  # at 0 (inactive) but u' > 0: would re-enter
@@ -159,35 +161,54 @@ class NeuronStep:
     side0: torch.Tensor  # the sides at the start, after the holds were re-decided
 
 
-def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: int) -> NeuronStep:
+def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: int, start=None,
+                    decided=None) -> NeuronStep:
     """Every neuron of every live network through its own pair crossings over tau (E,), the hinge weights
     G (E, p) fixed (a NeuronStep; ok is False where some neuron had more than max_rounds crossings).
 
     A crossing of a neuron active on a sliding point (sliding (E, p): the points on their margin), or of
     a sliding point itself, changes the velocity of those margins, and so the multipliers lambda that
     hold them: the Filippov lambda(t) jumps there. Such a crossing is an event of the whole network
-    (t_coupled (E,): the first one, inf where none), at which the step must end."""
-    side, held, gam = side.clone(), held.clone(), gam.clone()
+    (t_coupled (E,): the first one, inf where none), at which the step must end.
+
+    start: u of V, where the caller has it (each Newton iteration of a trial starts from the same V): the
+    first round does not recompute it. decided (E,): networks whose holds were decided under these G
+    already (by the last accepted step's neurons), which need no re-decision at the start."""
     E, h = beta.shape
     y = st.y
-    relevant = (G != 0)[:, :, None]
+    relevant = G != 0
     t_loc = torch.zeros(E, h, dtype=V.dtype, device=V.device)
+    # the sets are the caller's until a hold or crossing changes them: copied then (most evaluations in the
+    # lazy regime change nothing, and each copy is a pass over an (E, p, h) tensor)
+    owned = False
+
+    def own():
+        nonlocal side, held, gam, owned
+        if not owned:
+            side, held, gam, owned = side.clone(), held.clone(), gam.clone(), True
+
     # the weights G (the multipliers lambda) may have changed since the last step: re-decide the holds
-    e, n = held.any(1).nonzero(as_tuple=True)
-    side, held, gam = local_holds(st, V, beta, G, side, held, gam, e, n, held[e, :, n])
-    side0 = side.clone()
+    stale = held.any(1) if decided is None else held.any(1) & ~decided[:, None]
+    e, n = stale.nonzero(as_tuple=True)
+    if e.numel():
+        own()
+        side, held, gam = local_holds(st, V, beta, G, side, held, gam, e, n, held[e, :, n])
+    side0, owned = side, False  # the start's sides, kept apart from the crossings' changes
     starts, Vs, bs, cs = [], [], [], []
     ok = torch.ones(E, dtype=torch.bool, device=V.device)
     t_coupled = torch.full_like(tau, float("inf"))
     any_sliding = bool(sliding.any())
-    for _ in range(max_rounds):
-        c = st.coef(hinge_pair_weights(y, G, side, held, gam))
-        u0 = st.pre(V)
-        tol_u = st.o.tol_pre * V.norm(dim=-1)[:, None, :] * st.xnorm[None, :, None]
-        mask = relevant & ~held & (u0.abs() > tol_u)
+    for r in range(max_rounds):
+        c = st.hinge_coef(G, side, held, gam)
+        u0 = start if r == 0 and start is not None else st.pre(V)
+        tol_v = st.o.tol_pre * V.norm(dim=-1)  # (E, h): the surface tolerance is tol_v |xh_mu|
         left = (tau[:, None] - t_loc).clamp_min(0)
         k, sigma, b0, P = pair_terms(V, beta, c, st.X_hat, st.lr)
-        t_cross, mu_star = first_crossing(u0, P, k, sigma, b0, left, mask, 0.1 * tol_u).min(1)  # (E, h)
+        # searched: pairs of points with a weight, not held, and off their surface
+        allowed = lambda e, mu, n: (relevant[e, mu] & ~held[e, mu, n]  # noqa: E731
+                                    & (u0[e, mu, n].abs() > tol_v[e, n] * st.xnorm[mu]))
+        ftol = lambda e, mu, n: 0.1 * tol_v[e, n] * st.xnorm[mu]  # noqa: E731
+        t_cross, mu_star = first_crossing_by_neuron(u0, P, k, sigma, b0, left, allowed, ftol)  # (E, h)
         crossed = t_cross < left
         if any_sliding and bool(crossed.any()):
             on_sliding = (((side > 0) | held) & sliding[:, :, None]).any(1)  # (E, h)
@@ -200,6 +221,7 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
         if not bool(crossed.any()):
             break
         e, n = crossed.nonzero(as_tuple=True)
+        own()
         mu = mu_star[e, n]
         attract = beta[e, n] * y[mu] < 0
         # a repelling surface is crossed: it is reached from the side that it then leaves

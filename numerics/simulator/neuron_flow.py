@@ -72,7 +72,7 @@ def pair_terms(V, beta, c, X_hat, lr=(1.0, 1.0)):
     C = c * math.sqrt(eta1 * eta2)
     k = C.norm(dim=-1)
     sigma = (V * C).sum(-1) / math.sqrt(eta1)
-    P = torch.einsum("pd,ehd->eph", X_hat, C) * math.sqrt(eta1)
+    P = torch.einsum("pd,ehd->eph", X_hat, C * math.sqrt(eta1))
     return k, sigma, beta / math.sqrt(eta2), P
 
 
@@ -87,15 +87,44 @@ def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     are treated one by one, vectorised. u is monotone on either side of its one extremum t_e (where
     beta~ = b0 cosh + sigma sinh/k = 0), so the first zero lies in (0, min(t_e, horizon)] or, failing
     that, in (t_e, horizon]; each is found by regula falsi on a bracket (bracketed_root)."""
-    inf = torch.full_like(u0, math.inf)
+    out = torch.full_like(u0, math.inf)
+    found = _crossings(u0, P, k, sigma, b0, horizon, lambda e, mu, n: mask[e, mu, n], lambda e, mu, n: ftol[e, mu, n])
+    if found is not None:
+        e, mu, n, root = found
+        out[e, mu, n] = root
+    return out
+
+
+def first_crossing_by_neuron(u0, P, k, sigma, b0, horizon, allowed, ftol):
+    """first_crossing's earliest time per neuron and the point that has it: ((E, h), (E, h)), with the pairs
+    searched and their tolerances given as functions of their indices (e, mu, n), evaluated only on the few
+    pairs the reach bound leaves: this skips every (E, p, h) tensor but u0 and P (the evaluation of a step
+    at p = h = 256 was some 150 operations on such tensors)."""
+    t_min, mu_min = torch.full_like(k, math.inf), torch.zeros_like(k, dtype=torch.long)
+    found = _crossings(u0, P, k, sigma, b0, horizon, allowed, ftol)
+    if found is None:
+        return t_min, mu_min
+    e, mu, n, root = found
+    flat = e * k.shape[1] + n
+    t_min.view(-1).scatter_reduce_(0, flat, root, reduce="amin")
+    # of the points that share a neuron's earliest time, the first (as a minimum over mu would give)
+    first = root == t_min.view(-1)[flat]
+    mu_min.view(-1).scatter_reduce_(0, flat[first], mu[first], reduce="amin", include_self=False)
+    return t_min, mu_min
+
+
+def _crossings(u0, P, k, sigma, b0, horizon, allowed, ftol):
+    """The pairs (e, mu, n) that cross within the horizon and their first crossing times, or None; allowed
+    and ftol: the pairs searched and their tolerances, as functions of the indices."""
     _, phi1, phi2 = rotation_factors(k, horizon)
-    reach = sigma.abs() * phi1 + b0.abs() * phi2  # (E, h)
-    cand = mask & (u0.abs() <= P.abs() * reach[:, None, :] * (1 + 1e-12))
-    if not bool(cand.any()):
-        return inf
-    e, mu, n = cand.nonzero(as_tuple=True)
+    reach = (sigma.abs() * phi1 + b0.abs() * phi2) * (1 + 1e-12)  # (E, h)
+    e, mu, n = (u0.abs() <= P.abs() * reach[:, None, :]).nonzero(as_tuple=True)
+    keep = allowed(e, mu, n)
+    e, mu, n = e[keep], mu[keep], n[keep]
+    if e.numel() == 0:
+        return None
     T = _per_neuron(horizon, k)[e, n]
-    uu, PP, kk, ss, bb, tol = u0[e, mu, n], P[e, mu, n], k[e, n], sigma[e, n], b0[e, n], ftol[e, mu, n]
+    uu, PP, kk, ss, bb, tol = u0[e, mu, n], P[e, mu, n], k[e, n], sigma[e, n], b0[e, n], ftol(e, mu, n)
     # the extremum: tanh(k t_e) = -b0 k/sigma, inside (0, 1)
     ratio = torch.where(ss != 0, -bb * kk / torch.where(ss != 0, ss, torch.ones_like(ss)), torch.full_like(ss, 2.0))
     has_ext = (ratio > 0) & (ratio < 1) & (kk > 0)
@@ -107,15 +136,13 @@ def first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol):
     second = ~first & (t_ext < T) & (torch.sign(u_end) != torch.sign(u_ext)) & (u_end != 0)
     todo = first | second
     if not bool(todo.any()):
-        return inf
+        return None
     lo = torch.where(second, t_ext, torch.zeros_like(T))[todo]
     hi = torch.where(first, t_ext, T)[todo]
     args = (uu[todo], PP[todo], kk[todo], ss[todo], bb[todo])
     root = bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol[todo], slope=lambda t: du_at_pairs(*args, t),
                           guess=closed_form_zero(*args, lo, hi))
-    out = inf.clone()
-    out[e[todo], mu[todo], n[todo]] = root
-    return out
+    return e[todo], mu[todo], n[todo], root
 
 
 def closed_form_zero(u0, P, k, sigma, b0, lo, hi):
