@@ -157,3 +157,76 @@ def test_solve_small_is_the_pseudo_inverse_solution(seed, k, K):
     ref = (torch.linalg.pinv(M, rtol=1e-13) @ rhs[..., None])[..., 0]
     got = solve_small(M, rhs)
     assert torch.allclose(got, ref, rtol=1e-8, atol=1e-8 * float(ref.abs().max()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.integers(1, 12), st.integers(1, 9))
+def test_first_crossing_by_neuron_is_the_dense_minimum(seed, E, p, h):
+    """The per-neuron search (the searched pairs and tolerances given as functions of the indices, evaluated
+    after the reach bound) gives the earliest crossing of every neuron and its point, as the minimum over the
+    points of first_crossing's dense (E, p, h) times does, ties to the first point included."""
+    from lazyrich.numerics.simulator.neuron_flow import first_crossing, first_crossing_by_neuron
+
+    g = torch.Generator().manual_seed(seed)
+    rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
+    u0, P = 0.3 * rnd(E, p, h), rnd(E, p, h)
+    k, sigma, b0 = rnd(E, h).abs(), rnd(E, h), rnd(E, h)
+    horizon = torch.rand(E, h, generator=g, dtype=torch.float64) * 2
+    mask = torch.rand(E, p, h, generator=g) < 0.7
+    ftol = torch.full((E, p, h), 1e-13, dtype=torch.float64)
+    dense = first_crossing(u0, P, k, sigma, b0, horizon, mask, ftol)
+    t_ref, mu_ref = dense.min(1)
+    t, mu = first_crossing_by_neuron(u0, P, k, sigma, b0, horizon, lambda e, m, n: mask[e, m, n],
+                                     lambda e, m, n: ftol[e, m, n])
+    assert torch.equal(torch.isinf(t), torch.isinf(t_ref))
+    fin = torch.isfinite(t_ref)
+    assert torch.equal(t[fin], t_ref[fin]) and torch.equal(mu[fin], mu_ref[fin])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.booleans(), st.integers(1, 3))
+def test_hinge_coef_is_the_coefficient_of_the_weights(seed, fix_orientation, E):
+    """hinge_coef (one product of the sides with y G xh, the held pairs replaced one by one) against coef of the
+    dense weights W = y (G side off the held pairs, gamma on them), for any sets: random sides, holds (a fifth of
+    the pairs), weights gamma and G in [0, 1], with and without the fixed-orientation projection."""
+    from lazyrich.numerics.simulator.neuron_events import hinge_pair_weights
+
+    state, _ = _problem(16, 8, 0.5, d=5, seed=seed % 5)
+    g = torch.Generator().manual_seed(seed)
+    state.select(torch.zeros(E, dtype=torch.long))  # E copies of the network
+    if fix_orientation:
+        w = state.V[..., :-1]
+        state.fix_dir = w / w.norm(dim=-1, keepdim=True)
+    shape = state.side.shape
+    side = (torch.rand(shape, generator=g) < 0.5).to(torch.float64)
+    held = torch.rand(shape, generator=g) < 0.2
+    gam = torch.rand(shape, generator=g, dtype=torch.float64) * held
+    G = torch.rand(state.lam.shape, generator=g, dtype=torch.float64)
+    ref = state.coef(hinge_pair_weights(state.y, G, side, held, gam))
+    got = state.hinge_coef(G, side, held, gam)
+    assert torch.allclose(got, ref, rtol=0, atol=1e-14 * float(ref.abs().max()))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 1000))
+def test_margins_count_the_band_pairs_on_their_set_side(seed):
+    """margins (relu(u) beta, then the rounding band's pairs corrected one by one) against the dense formula
+    act = side u inside the band |u| <= 1e3 tol_pre |v_n| |xh_mu|, relu(u) outside, on states with pairs put
+    inside the band (either sign, either side) and just outside it."""
+    state, _ = _problem(16, 8, 1.0, d=5, seed=seed % 7)
+    g = torch.Generator().manual_seed(seed)
+    V = state.V.clone()
+    u = state.pre(V)
+    band = 1e3 * state.o.tol_pre * V.norm(dim=-1)[:, None, :] * state.xnorm[None, :, None]
+    # move some pairs' u into the band (or just past it) by shifting their neuron's bias
+    for _ in range(5):
+        mu, n = int(torch.randint(16, (1,), generator=g)), int(torch.randint(8, (1,), generator=g))
+        frac = float(torch.empty(1).uniform_(-1.5, 1.5, generator=g))
+        V[0, n, -1] += frac * float(band[0, mu, n]) - float(u[0, mu, n])
+        u = state.pre(V)
+    side = (torch.rand(u.shape, generator=g) < 0.5).to(u.dtype)
+    band = 1e3 * state.o.tol_pre * V.norm(dim=-1)[:, None, :] * state.xnorm[None, :, None]
+    act = torch.where(u.abs() <= band, side * u, torch.relu(u))
+    ref = state.y * state.alpha[:, None] * (torch.einsum("eph,eh->ep", act, state.beta) / 8 - state.f0)
+    got = state.margins(V, state.beta, u, side=side)
+    assert torch.allclose(got, ref, rtol=0, atol=1e-14 * (1 + float(ref.abs().max())))
