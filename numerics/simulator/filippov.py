@@ -429,7 +429,7 @@ class FilippovState:
                 break
         return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": None, "lam": lam, "gam": ns.gam,
                 "side": ns.side, "held": ns.held, "segs": ns.segs, "err": None, "ok": ok & ns.ok, "g": None,
-                "t_coupled": t_coupled}
+                "t_coupled": t_coupled, "end": ns.end}
 
     def _margin_at(self, e_idx, pts, t, c):
         """Margins of points pts (K,) of networks e_idx (K,) at times t (K,) of the frozen-coefficient step."""
@@ -466,8 +466,10 @@ class FilippovState:
                 e_idx, pts = cand.nonzero(as_tuple=True)
                 level = torch.where(rising[e_idx, pts], 1.0, 1 - o.tol_margin / 2).to(m1.dtype)
                 path = tr["segs"] if self.neuron_events else tr["c"]
+                # the trial's margins m1 are at its end: tau, or a coupled crossing it is cut to
+                end = tr.get("end", tau)
                 root = bracketed_root(lambda t: self._margin_at(e_idx, pts, t, path) - level,
-                                      torch.zeros_like(level), tau[e_idx], 0.1 * o.tol_margin)
+                                      torch.zeros_like(level), end[e_idx], 0.1 * o.tol_margin)
                 t_m = torch.full((E,), math.inf, dtype=tau.dtype, device=tau.device)
                 t_m = t_m.scatter_reduce(0, e_idx, root, reduce="amin")
                 t_ev = torch.minimum(t_ev, t_m)

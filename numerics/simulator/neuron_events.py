@@ -159,6 +159,7 @@ class NeuronStep:
     ok: torch.Tensor  # (E,): no neuron ran out of rounds
     t_coupled: torch.Tensor  # (E,): the first coupled crossing (inf where none)
     side0: torch.Tensor  # the sides at the start, after the holds were re-decided
+    end: torch.Tensor  # (E,): the time V and beta are at: tau, or the first coupled crossing inside the step
 
 
 def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: int, start=None,
@@ -169,7 +170,8 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
     A crossing of a neuron active on a sliding point (sliding (E, p): the points on their margin), or of
     a sliding point itself, changes the velocity of those margins, and so the multipliers lambda that
     hold them: the Filippov lambda(t) jumps there. Such a crossing is an event of the whole network
-    (t_coupled (E,): the first one, inf where none), at which the step must end.
+    (t_coupled (E,): the first one, inf where none), at which the step must end. The network's neurons then
+    stop there (``end``): the trial will be cut to it, and its crossings beyond would be computed for nothing.
 
     start: u of V, where the caller has it (each Newton iteration of a trial starts from the same V): the
     first round does not recompute it. decided (E,): networks whose holds were decided under these G
@@ -197,12 +199,13 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
     starts, Vs, bs, cs = [], [], [], []
     ok = torch.ones(E, dtype=torch.bool, device=V.device)
     t_coupled = torch.full_like(tau, float("inf"))
+    end = tau
     any_sliding = bool(sliding.any())
     for r in range(max_rounds):
         c = st.hinge_coef(G, side, held, gam)
         u0 = start if r == 0 and start is not None else st.pre(V)
         tol_v = st.o.tol_pre * V.norm(dim=-1)  # (E, h): the surface tolerance is tol_v |xh_mu|
-        left = (tau[:, None] - t_loc).clamp_min(0)
+        left = (end[:, None] - t_loc).clamp_min(0)
         k, sigma, b0, P = pair_terms(V, beta, c, st.X_hat, st.lr)
         # searched: pairs of points with a weight, not held, and off their surface
         allowed = lambda e, mu, n: (relevant[e, mu] & ~held[e, mu, n]  # noqa: E731
@@ -215,9 +218,12 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
             coupled = crossed & (on_sliding | torch.gather(sliding, 1, mu_star))
             t_abs = torch.where(coupled, t_loc + t_cross, torch.full_like(t_loc, float("inf")))
             t_coupled = torch.minimum(t_coupled, t_abs.amin(1))
+            end = torch.where(t_coupled < tau * (1 - 1e-12), t_coupled, tau)
+            left = (end[:, None] - t_loc).clamp_min(0)
+            crossed = t_cross < left
         starts.append(t_loc), Vs.append(V), bs.append(beta), cs.append(c)
         V, beta = advance(V, beta, c, torch.where(crossed, t_cross, left), st.lr)
-        t_loc = torch.where(crossed, t_loc + t_cross, tau[:, None].expand_as(t_loc))
+        t_loc = torch.where(crossed, t_loc + t_cross, torch.maximum(t_loc, end[:, None]))
         if not bool(crossed.any()):
             break
         e, n = crossed.nonzero(as_tuple=True)
@@ -231,6 +237,11 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
         cand[torch.arange(e.numel(), device=V.device)[attract], mu[attract]] = True
         side, held, gam = local_holds(st, V, beta, G, side, held, gam, e, n, cand)
     else:
-        ok = ~(t_loc < tau[:, None]).any(1)
+        ok = ~(t_loc < end[:, None]).any(1)
     segs = Segments(torch.stack(starts), torch.stack(Vs), torch.stack(bs), torch.stack(cs))
-    return NeuronStep(V, beta, side, held, gam, segs, ok, t_coupled, side0)
+    # a network stopped at a coupled crossing found after some of its neurons had gone on to tau: all at end
+    early = ((t_loc > end[:, None]).any(1)).nonzero().flatten()
+    if early.numel():
+        V, beta = V.clone(), beta.clone()
+        V[early], beta[early] = segs.at(early, end[early], st.lr)
+    return NeuronStep(V, beta, side, held, gam, segs, ok, t_coupled, side0, end)

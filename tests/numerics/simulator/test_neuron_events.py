@@ -159,12 +159,13 @@ def test_solve_small_is_the_pseudo_inverse_solution(seed, k, K):
     assert torch.allclose(got, ref, rtol=1e-8, atol=1e-8 * float(ref.abs().max()))
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 3), st.integers(1, 12), st.integers(1, 9))
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.integers(1, 24), st.integers(1, 9))
 def test_first_crossing_by_neuron_is_the_dense_minimum(seed, E, p, h):
     """The per-neuron search (the searched pairs and tolerances given as functions of the indices, evaluated
-    after the reach bound) gives the earliest crossing of every neuron and its point, as the minimum over the
-    points of first_crossing's dense (E, p, h) times does, ties to the first point included."""
+    after the reach bound; only each neuron's likely earliest zero refined, the others checked at its time)
+    gives the earliest crossing of every neuron and its point, as the minimum over the points of
+    first_crossing's dense (E, p, h) times (every zero refined) does."""
     from lazyrich.numerics.simulator.neuron_flow import first_crossing, first_crossing_by_neuron
 
     g = torch.Generator().manual_seed(seed)
@@ -180,7 +181,12 @@ def test_first_crossing_by_neuron_is_the_dense_minimum(seed, E, p, h):
                                      lambda e, m, n: ftol[e, m, n])
     assert torch.equal(torch.isinf(t), torch.isinf(t_ref))
     fin = torch.isfinite(t_ref)
-    assert torch.equal(t[fin], t_ref[fin]) and torch.equal(mu[fin], mu_ref[fin])
+    # the same zero, up to where each refinement stopped (|u| <= 1e-13); the same point unless two points of
+    # one neuron cross within that of each other
+    assert torch.allclose(t[fin], t_ref[fin], rtol=1e-9, atol=1e-12)
+    second = torch.where(dense == t_ref[:, None, :], torch.inf, dense).min(1).values  # the runner-up's time
+    clear = fin & (second - t_ref > 1e-9 * (1 + t_ref.abs()))
+    assert torch.equal(mu[clear], mu_ref[clear])
 
 
 @settings(max_examples=20, deadline=None)
