@@ -575,12 +575,13 @@ class FilippovState:
         return N.Params(self.V[..., :-1].contiguous(), self.V[..., -1].contiguous(), self.beta)
 
     def state_dict(self) -> dict:
-        return {k: getattr(self, k).cpu() for k in ("side", "status", "lam", "held", "gam", "age")}
+        return {k: getattr(self, k).cpu() for k in ("side", "status", "lam", "held", "gam", "age", "hold_G")}
 
     def load_state(self, state: dict, rows):
-        """Saved sets and multipliers back into networks ``rows`` (the saved networks, in order)."""
+        """Saved sets and multipliers back into networks ``rows`` (the saved networks, in order); a state saved
+        without hold_G (before it existed) has its holds decided again at the first trial."""
+        self.hold_G[rows] = math.nan
         for k, v in state.items():
             getattr(self, k)[rows] = v.to(getattr(self, k).device)
-        self.hold_G[rows] = math.nan
         for e in range(self.V.shape[0]):
             self._index_multipliers(e)

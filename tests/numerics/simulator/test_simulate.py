@@ -213,3 +213,31 @@ def test_fix_orientation_keeps_directions_while_norms_move():
     assert np.abs(np.abs((free_u1 * u0).sum(1)) - 1).max() > 1e-2
     with pytest.raises(Sm.SimulationError, match="fix_orientation must be True or False"):
         small(fix_orientation="yes")
+
+
+def test_interrupted_filippov_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    """The Filippov integrator's sets, multipliers and their bookkeeping (the holds' G, the multipliers' age)
+    are saved with the state: a run interrupted in the feature regime, where rounding differences grow,
+    resumes to the straight run's result bit for bit."""
+    from lazyrich.numerics.simulator.filippov import FilippovState
+
+    cfg = small(loss="hinge", p=16, h=16, d=5, seeds=(1,), alphas=(0.01,), t_max=1e3, integrator="filippov",
+                checkpoints=4, t_first=0.01)
+    straight = Sm.simulate(cfg, progress=False)
+    assert all(n["converged"] for n in straight.networks())
+    calls = {"n": 0}
+    original = FilippovState.step
+
+    def interrupting(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 400:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(FilippovState, "step", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        Sm.simulate(cfg, out=tmp_path / "run", progress=False)
+    monkeypatch.setattr(FilippovState, "step", original)
+    resumed = Sm.simulate(cfg, out=tmp_path / "run", resume=True, progress=False)
+    for key in ("final_margins", "final_t", "final_steps", "final_all_beta"):
+        np.testing.assert_array_equal(resumed.arrays[key], straight.arrays[key])
