@@ -410,8 +410,9 @@ class FilippovState:
             m1 = self.margins(V1, b1, u1, side=ns.side)
             todo = False
             if mats:  # re-deciding the holds may move a pair within its band to the other side, which moves
-                # the margins by a rounding (see margins); the hold does not chase that jump
-                jump = None if ns.side0 is self.side or torch.equal(ns.side0, self.side) else self.margins(self.V, self.beta, u0, side=ns.side0) - m0
+                # the margins by a rounding (see margins); the hold does not chase that jump (None: no side moved)
+                same = ns.side0 is self.side or torch.equal(ns.side0, self.side)
+                jump = None if same else self.margins(self.V, self.beta, u0, side=ns.side0) - m0
             # a coupled crossing inside the step: lambda jumps there, and the step is cut to it (event_times)
             cut = t_coupled < tau * (1 - 1e-12)
             for e, (Hinv, dinv) in mats.items():

@@ -104,7 +104,8 @@ def first_crossing_by_neuron(u0, P, k, sigma, b0, horizon, allowed, ftol):
     Only each neuron's earliest zero is refined: the pair whose closed-form zero is the neuron's earliest, then
     one evaluation of every other bracketed pair at that time says whether it crosses before (u is monotone on
     its bracket); those that do are refined too. In the feature regime at p = h = 256 a round had some 1,200
-    bracketed pairs for 40 crossing neurons, and refining every one of them was most of the step's time."""
+    bracketed pairs for 40 crossing neurons: 31 times fewer pairs refined (the time gained is small, the
+    refinement being vectorised over the pairs)."""
     t_min, mu_min = torch.full_like(k, math.inf), torch.zeros_like(k, dtype=torch.long)
     br = _brackets(u0, P, k, sigma, b0, horizon, allowed, ftol)
     if br is None:
