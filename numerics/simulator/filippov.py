@@ -430,7 +430,7 @@ class FilippovState:
                 break
         return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": None, "lam": lam, "gam": ns.gam,
                 "side": ns.side, "held": ns.held, "segs": ns.segs, "err": None, "ok": ok & ns.ok, "g": None,
-                "t_coupled": t_coupled, "end": ns.end}
+                "t_coupled": t_coupled, "end": ns.end, "reached": ns.reached}
 
     def _margin_at(self, e_idx, pts, t, c):
         """Margins of points pts (K,) of networks e_idx (K,) at times t (K,) of the frozen-coefficient step."""
@@ -522,6 +522,12 @@ class FilippovState:
         # refused for its drift alone (its other ratios within tolerance): the drift controller below sets the retry
         refused = tau * torch.where(tr["ok"] & finite & (worst <= 1), torch.ones_like(tau),
                                     torch.where(tr["ok"] & finite, factor.clamp_max(0.5), torch.full_like(tau, 0.25)))
+        # a trial some neuron could not cross through in max_rounds: the retry goes half as far as every neuron
+        # got (the first trials at p = h = 512, alpha = 1e-3 ran 64 rounds at tau = 1, 0.25, 0.0625 in turn,
+        # 15 s each, before one fitted)
+        if "reached" in tr:
+            short_of = finite & (tr["reached"] < tr["end"])
+            refused = torch.where(short_of, torch.minimum(refused, (0.5 * tr["reached"]).clamp_min(1e-6 * tau)), refused)
         event = accept & (cut | (t_ev <= tau * (1 + 1e-12)))
         # re-decided at the step's start (below): a step refused for its drift, or still cut after four cuts
         restart = ~accept & finite & ((valid & hit) | (drift > 1))

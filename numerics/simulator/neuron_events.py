@@ -160,6 +160,7 @@ class NeuronStep:
     t_coupled: torch.Tensor  # (E,): the first coupled crossing (inf where none)
     side0: torch.Tensor  # the sides at the start, after the holds were re-decided
     end: torch.Tensor  # (E,): the time V and beta are at: tau, or the first coupled crossing inside the step
+    reached: torch.Tensor  # (E,): the time every neuron reached within max_rounds (end where ok)
 
 
 def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: int, start=None,
@@ -244,4 +245,4 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
     if early.numel():
         V, beta = V.clone(), beta.clone()
         V[early], beta[early] = segs.at(early, end[early], st.lr)
-    return NeuronStep(V, beta, side, held, gam, segs, ok, t_coupled, side0, end)
+    return NeuronStep(V, beta, side, held, gam, segs, ok, t_coupled, side0, end, torch.minimum(t_loc.amin(1), end))
