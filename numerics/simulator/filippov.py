@@ -115,9 +115,13 @@ class FilippovState:
     def pre(self, V):
         return torch.einsum("pd,ehd->eph", self.X_hat, V)
 
+    def surface_scale(self, V):
+        """(..., h): tol_pre |v_n|, the surface tolerance of neuron n's pairs over |xh_mu| (V (..., h, d+1))."""
+        return self.o.tol_pre * V.norm(dim=-1)
+
     def surface_tol(self, V):
-        """(E, p, h): how near 0 a pre-activation is on its surface (tol_pre |v_n| |xh_mu|)."""
-        return self.o.tol_pre * V.norm(dim=-1)[:, None, :] * self.xnorm[None, :, None]
+        """(..., p, h): how near 0 a pre-activation is on its surface, tol_pre |v_n| |xh_mu|."""
+        return self.surface_scale(V)[..., None, :] * self.xnorm[:, None]
 
     def margins(self, V, beta, u=None, idx=slice(None), side=None):
         """m = y alpha (f - f0), with each pair within a thousand surface tolerances of u = 0 counted on
@@ -128,7 +132,7 @@ class FilippovState:
         side = self.side[idx] if side is None else side
         f = torch.einsum("eph,eh->ep", torch.relu(u), beta)
         # the band's few pairs are found under its widest value per network, then corrected one by one
-        band_v = 1e3 * self.o.tol_pre * V.norm(dim=-1)  # (E, h): the band is band_v |xh_mu|
+        band_v = 1e3 * self.surface_scale(V)  # (E, h): the band is band_v |xh_mu|
         widest = band_v.amax(1) * self.xnorm.max()
         e, mu, n = (u.abs() <= widest[:, None, None]).nonzero(as_tuple=True)
         if e.numel():
@@ -188,7 +192,7 @@ class FilippovState:
         """Decide, at an event of network e, which points and pairs slide: sides by sign away from the
         surfaces; on them, the least-norm velocity (sliding.solve_qp) and the exit rule."""
         o, V, beta, y = self.o, self.V[e], self.beta[e], self.y
-        tol_u = o.tol_pre * V.norm(dim=-1)[None, :] * self.xnorm[:, None]
+        tol_u = self.surface_tol(V)
         if self.hinge:
             status = torch.where(m < 1 - o.tol_margin, UNSATISFIED, torch.where(m > 1 + o.tol_margin, SATISFIED, -1))
             cand_m = status == -1

@@ -166,7 +166,8 @@ class NeuronStep:
 def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: int, start=None,
                     decided=None) -> NeuronStep:
     """Every neuron of every live network through its own pair crossings over tau (E,), the hinge weights
-    G (E, p) fixed (a NeuronStep; ok is False where some neuron had more than max_rounds crossings).
+    G (E, p) fixed (a NeuronStep; ok is False where some neuron had more than max_rounds crossings, and
+    reached then says how far every neuron got).
 
     A crossing of a neuron active on a sliding point (sliding (E, p): the points on their margin), or of
     a sliding point itself, changes the velocity of those margins, and so the multipliers lambda that
@@ -198,14 +199,13 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
         side, held, gam = local_holds(st, V, beta, G, side, held, gam, e, n, held[e, :, n])
     side0, owned = side, False  # the start's sides, kept apart from the crossings' changes
     starts, Vs, bs, cs = [], [], [], []
-    ok = torch.ones(E, dtype=torch.bool, device=V.device)
     t_coupled = torch.full_like(tau, float("inf"))
     end = tau
     any_sliding = bool(sliding.any())
     for r in range(max_rounds):
         c = st.hinge_coef(G, side, held, gam)
         u0 = start if r == 0 and start is not None else st.pre(V)
-        tol_v = st.o.tol_pre * V.norm(dim=-1)  # (E, h): the surface tolerance is tol_v |xh_mu|
+        tol_v = st.surface_scale(V)  # (E, h): the surface tolerance is tol_v |xh_mu|
         left = (end[:, None] - t_loc).clamp_min(0)
         k, sigma, b0, P = pair_terms(V, beta, c, st.X_hat, st.lr)
         # searched: pairs of points with a weight, not held, and off their surface
@@ -237,12 +237,11 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
         cand = held[e, :, n].clone()
         cand[torch.arange(e.numel(), device=V.device)[attract], mu[attract]] = True
         side, held, gam = local_holds(st, V, beta, G, side, held, gam, e, n, cand)
-    else:
-        ok = ~(t_loc < end[:, None]).any(1)
+    reached = torch.minimum(t_loc.amin(1), end)  # below end only where the rounds ran out
     segs = Segments(torch.stack(starts), torch.stack(Vs), torch.stack(bs), torch.stack(cs))
     # a network stopped at a coupled crossing found after some of its neurons had gone on to tau: all at end
     early = ((t_loc > end[:, None]).any(1)).nonzero().flatten()
     if early.numel():
         V, beta = V.clone(), beta.clone()
         V[early], beta[early] = segs.at(early, end[early], st.lr)
-    return NeuronStep(V, beta, side, held, gam, segs, ok, t_coupled, side0, end, torch.minimum(t_loc.amin(1), end))
+    return NeuronStep(V, beta, side, held, gam, segs, reached >= end, t_coupled, side0, end, reached)

@@ -120,8 +120,7 @@ def first_crossing_by_neuron(u0, P, k, sigma, b0, horizon, allowed, ftol):
     for _ in range(2):  # the candidates, then the pairs found to cross before them (then none does)
         idx = todo.nonzero().flatten()
         sub = tuple(a[idx] for a in args)
-        root[idx] = bracketed_root(lambda t: u_at_pairs(*sub, t), lo[idx], hi[idx], tol[idx],
-                                   slope=lambda t: du_at_pairs(*sub, t), guess=guess[idx])
+        root[idx] = _refine(sub, lo[idx], hi[idx], tol[idx], guess[idx])
         t_min.view(-1).scatter_reduce_(0, flat[idx], root[idx], reduce="amin")
         # a pair not yet refined crosses before its neuron's time iff u changed sign on [lo, min(t, hi)]
         rest = torch.isinf(root)
@@ -144,9 +143,14 @@ def _crossings(u0, P, k, sigma, b0, horizon, allowed, ftol):
     if br is None:
         return None
     e, mu, n, args, lo, hi, _, tol = br
-    root = bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol, slope=lambda t: du_at_pairs(*args, t),
-                          guess=closed_form_zero(*args, lo, hi))
-    return e, mu, n, root
+    return e, mu, n, _refine(args, lo, hi, tol, closed_form_zero(*args, lo, hi))
+
+
+def _refine(args, lo, hi, tol, guess):
+    """The zeros of u(t) of pairs args = (u0, P, k, sigma, b0) in their brackets: Newton with u'(t) from the
+    closed-form guess, regula falsi where Newton leaves the bracket."""
+    return bracketed_root(lambda t: u_at_pairs(*args, t), lo, hi, tol, slope=lambda t: du_at_pairs(*args, t),
+                          guess=guess)
 
 
 def _brackets(u0, P, k, sigma, b0, horizon, allowed, ftol):
