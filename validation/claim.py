@@ -56,6 +56,12 @@ class Context:
         """The quick value (CPU, minutes) or the full one (sizes fit for a GPU)."""
         return quick if self.quick else full
 
+    def training(self) -> dict:
+        """The integrator of the networks a claim trains (SimulationConfig settings): at quick sizes the Euler
+        controller, whose tol_output those sizes were tuned for (seconds on a CPU; margins to 1 - tol_output);
+        at full sizes the default, filippov (every hinge margin to 1 - 1e-9, exact through the kinks)."""
+        return {"integrator": "euler"} if self.quick else {}
+
 
 @dataclass
 class Outcome:

@@ -11,6 +11,10 @@ from ..numerics.data import stripe
 from ..numerics.simulator import SimulationConfig, build_datasets, simulate
 from .timing import peak_flops
 
+# this benchmark measures the batched Euler controller (the flops model is its evaluation's, and float32 is a
+# question for it only: the Filippov integrator needs float64); bench integrator measures filippov
+EULER = {"integrator": "euler"}
+
 
 def _flops_per_evaluation(p: int, h: int, d: int) -> float:
     # pre-activations and the omega velocity (two p h d contractions), outputs, beta velocity and
@@ -20,7 +24,7 @@ def _flops_per_evaluation(p: int, h: int, d: int) -> float:
 
 def _ensemble_case(E, h, p, d, steps, device, loop_networks):
     base = dict(data="stripe", d=d, p=p, ptest=0, h=h, alphas=(1.0,), device=device, t_max=1e9,
-                max_steps=steps, checkpoints=4, track_neurons=4)
+                max_steps=steps, checkpoints=4, track_neurons=4, **EULER)
     cfg = SimulationConfig(**base, seeds=tuple(range(E)))
     data = build_datasets(cfg)
     simulate(SimulationConfig(**{**base, "max_steps": 3}, seeds=(0, 1)), progress=False, datasets=data)  # warm-up
@@ -85,7 +89,7 @@ def _integrator_steps(quick: bool) -> list[dict]:
     rows = [{"integrator": "scipy DOP853 rtol=1e-10 (reference)", "evaluations": ref_evals, "finished": True}]
     for tol in ((1e-2, 1e-3) if quick else (1e-2, 1e-3, 1e-4)):
         r = simulate(SimulationConfig(data="stripe", d=d, p=p, ptest=0, h=h, alphas=(1.0,), seeds=(0,), loss="mse",
-                                      device="cpu", t_max=T, tol_output=tol, tol_angle=tol, checkpoints=2),
+                                      device="cpu", t_max=T, tol_output=tol, tol_angle=tol, checkpoints=2, **EULER),
                      progress=False)
         rows.append({"integrator": f"lazyrich euler tol={tol:g}", "evaluations":
                      int(r.arrays["final_steps"][0] + r.arrays["final_rejected"][0]),
@@ -100,7 +104,7 @@ def _integrator_steps(quick: bool) -> list[dict]:
 def _float32_check(steps: int, device: str) -> dict:
     """Is float32 safe? The same ensemble in both precisions: speed and how far the margins part."""
     base = dict(data="stripe", d=5, p=64, ptest=0, h=64, alphas=(1.0,), seeds=tuple(range(64)), device=device,
-                t_max=1e9, max_steps=steps, checkpoints=4, track_neurons=4)
+                t_max=1e9, max_steps=steps, checkpoints=4, track_neurons=4, **EULER)
     data = build_datasets(SimulationConfig(**base))
     out = {}
     for dtype in ("float64", "float32"):
@@ -118,7 +122,7 @@ def _time_to_convergence(quick: bool, device: str) -> dict:
     """Train to convergence (quadratic hinge, every margin reached): batched vs one at a time."""
     E, loop_networks = (16, 2) if quick else (32, 4)
     base = dict(data="stripe", d=5, p=64, ptest=0, h=64, alphas=(1.0,), device=device, t_max=1e7,
-                loss="quadratic-hinge", checkpoints=4, track_neurons=4, max_wall=300.0)
+                loss="quadratic-hinge", checkpoints=4, track_neurons=4, max_wall=300.0, **EULER)
     data = build_datasets(SimulationConfig(**base, seeds=(0,)))
     t0 = time.perf_counter()
     batched = simulate(SimulationConfig(**base, seeds=tuple(range(E))), progress=False, datasets=data)

@@ -137,6 +137,7 @@ def imbalance_settings(args) -> dict:
 def add_integrator_argument(p):
     """The integrator of the training flow (SimulationConfig.integrator, which checks the name: the command
     line starts without importing the simulator)."""
-    p.add_argument("--integrator", default="euler",
-                   help="euler: the kink controller (tol-output, tol-angle); filippov: event-driven, exact through "
-                        "the kinks, every margin to 1 - 1e-9; euler-rollback: feature_lazy's rule")
+    p.add_argument("--integrator", default="filippov",
+                   help="filippov (default): event-driven, exact through the kinks, every margin to 1 - 1e-9; "
+                        "euler: the kink controller (tol-output, tol-angle), stops at margins >= 1 - tol-output; "
+                        "euler-rollback: feature_lazy's rule")

@@ -59,7 +59,7 @@ class LearningCurveConfig:
     lr_second: float = 1.0
     init_scale: float | None = None
     imbalance: float | None = None
-    integrator: str = "euler"  # of the networks (SimulationConfig.integrator)
+    integrator: str = "filippov"  # of the networks (SimulationConfig.integrator)
     extra: dict = field(default_factory=dict)  # further SimulationConfig settings for the networks
 
     def validate(self):

@@ -64,9 +64,10 @@ class SimulationConfig:
     lr_second: float = 1.0
     init_scale: float | None = None
     imbalance: float | None = None
-    # euler: the kink controller with tol_output, tol_angle, dt_min and grow; filippov: event-driven, exact
-    # through the kinks (filippov.py; not yet the default: see notes/simulator.md); euler-rollback: feature_lazy's rule
-    integrator: str = "euler"
+    # filippov (the default): event-driven, exact through the kinks, every hinge margin to 1 - 1e-9 (filippov.py);
+    # euler: the kink controller with tol_output, tol_angle, dt_min and grow, which stops at margins >= 1 - tol_output;
+    # euler-rollback: feature_lazy's rule
+    integrator: str = "filippov"
 
     def __post_init__(self):
         self.alphas = tuple(float(a) for a in np.atleast_1d(self.alphas))
@@ -127,6 +128,9 @@ class SimulationConfig:
             raise SimulationError(f"imbalance must be finite, got {self.imbalance}")
         if self.integrator not in INTEGRATORS:
             raise SimulationError(f"integrator must be one of {', '.join(INTEGRATORS)}, got {self.integrator!r}")
+        if self.integrator == "filippov" and self.dtype != "float64":
+            raise SimulationError("the filippov integrator needs float64: it holds margins to 1e-9 and switching surfaces "
+                                  "to 1e-12 of their scale, below float32's resolution (--integrator euler runs float32)")
         if not isinstance(self.fix_orientation, (bool, np.bool_)):
             raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
 

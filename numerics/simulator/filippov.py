@@ -22,46 +22,13 @@ from dataclasses import dataclass
 import torch
 
 from .. import network as N
+from .hold_newton import Secant, newton_again
 from .neuron_events import advance_neurons, hinge_pair_weights
 from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
 from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
 UNSATISFIED, ON_MARGIN, SATISFIED = 0, 1, 2
 CONVERGED_MARGIN = 1 - 1e-9  # a hinge run has converged when every margin is at least this
-
-
-def _newton_again(res, scale, it: int, ok, e: int) -> bool:
-    """Whether the hold of network e needs another Newton iteration (of 10): its residual is not yet at
-    rounding (a looser test would let the surfaces drift by its tolerance at every step). After the last
-    one, ok[e] says whether it came within 1e-12 of the scale."""
-    if bool((res.abs() <= 4e-16 * scale).all()):
-        return False
-    if it == 9:
-        ok[e] = bool((res.abs() <= 1e-12 * scale).all())
-        return False
-    return True
-
-
-class _Secant:
-    """Newton on one network's hold multipliers with Broyden's ("good") update of the inverse Jacobian B
-    (dw = -B res) from what each iteration measured. B starts as the hold matrix's linearisation at the
-    start of the step, exact in the lazy regime; in the feature regime the neurons grow within the step, and
-    with B kept fixed a trial took 4-5 evaluations of the step (p = h = 16, alpha = 1e-3)."""
-
-    def __init__(self, B: torch.Tensor):
-        self.B, self.s, self.r = B, None, None
-
-    def __call__(self, res: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
-        """The next change of the multipliers, from residual res; floor: its rounding. Residuals within 1e4
-        roundings of it are noise, and a secant through them would spoil B: it is then kept."""
-        if self.s is not None and bool((res.abs() > 1e4 * floor).any()):
-            By = self.B @ (res - self.r)
-            denom = self.s @ By
-            upd = torch.outer(self.s - By, self.s @ self.B) / denom
-            if bool(denom.abs() > 0) and bool(torch.isfinite(upd).all()):
-                self.B = self.B + upd
-        self.s, self.r = -(self.B @ res), res
-        return self.s
 
 
 @dataclass(frozen=True)
@@ -365,7 +332,7 @@ class FilippovState:
             x is not None for x in self.mult) else {}
         ok = torch.ones_like(tau, dtype=torch.bool)
         targets = {e: self._hold_target(e, m0, u0, Hinv, dinv, float(tau[e])) for e, (Hinv, dinv) in mats.items()}
-        newton = {e: _Secant(Hinv * dinv[None, :] / tau[e]) for e, (Hinv, dinv) in mats.items()}
+        newton = {e: Secant(Hinv * dinv[None, :] / tau[e]) for e, (Hinv, dinv) in mats.items()}
         for it in range(10):
             W = self.weights(g, lam, gam)
             c = self.coef(W)
@@ -379,7 +346,7 @@ class FilippovState:
                 res = torch.cat([m1[e][mult.points], u1[e][mu, n]]) - targets[e]
                 scale = torch.cat([self._margin_floor(e, u1[e][mult.points], b1[e], mult.points) / 4e-16,
                                    V1[e][n].norm(dim=-1) * self.xnorm[mu]])
-                if not _newton_again(res, scale, it, ok, e):
+                if not newton_again(res, scale, it, ok, e):
                     continue
                 todo = True
                 dw = newton[e](res, 4e-16 * scale)
@@ -403,7 +370,7 @@ class FilippovState:
         mats = {e: v for e, v in mats.items() if self.mult[e].points.numel()}
         targets = {e: self._hold_target(e, m0, u0, Hinv, dinv, float(tau[e])) for e, (Hinv, dinv) in mats.items()}
         # the pairs' rows of the hold matrix carry no residual (their neurons hold them): lambda's block alone
-        newton = {e: _Secant(Hinv[:J, :J] * dinv[None, :J] / tau[e])
+        newton = {e: Secant(Hinv[:J, :J] * dinv[None, :J] / tau[e])
                   for e, (Hinv, dinv) in mats.items() for J in [self.mult[e].points.numel()]}
         for it in range(10):
             G = self.hinge_weights(lam)
@@ -426,7 +393,7 @@ class FilippovState:
                 Jm = pts.numel()
                 res = m1[e][pts] - targets[e][:Jm] - (0 if jump is None else jump[e][pts])
                 scale = self._margin_floor(e, u1[e][pts], b1[e], pts) / 4e-16
-                if not _newton_again(res, scale, it, ok, e):
+                if not newton_again(res, scale, it, ok, e):
                     continue
                 todo = True
                 lam[e][pts] += newton[e](res, 4e-16 * scale)

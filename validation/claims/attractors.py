@@ -56,7 +56,8 @@ def _collapse_runs(ctx, alphas, seeds) -> list[dict]:
     p, h = ctx.size((32, 128), (256, 1024))
     cells = [(a, s) for a in alphas for s in seeds]
     runs = [make_run("simulate", dict(data="sphere", d=2, p=p, ptest=0, h=h, alpha=a, seed=s, data_seed=s,
-                                      t_first=1e-2 * a, t_max=40 * a, checkpoints=24, track_neurons=h, loss="hinge"))
+                                      t_first=1e-2 * a, t_max=40 * a, checkpoints=24, track_neurons=h, loss="hinge",
+                                      **ctx.training()))
             for a, s in cells]
     done = run_many(runs, ctx.store("attractor-collapse"), name="attractor-collapse", load_arrays=True,
                     device=ctx.device, workers=ctx.workers, progress=False)

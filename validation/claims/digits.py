@@ -67,13 +67,13 @@ def seed_interval(values, level: float = 0.95) -> tuple[float | None, float | No
     return (None, None) if v.size < 2 else mean_interval(v, level)[1:]
 
 
-def train_seed(sizes: dict, seed: int, device: str) -> dict:
+def train_seed(sizes: dict, seed: int, device: str, training: dict) -> dict:
     """One data split and one network initialisation, trained at the feature and the lazy alpha."""
     train, test = parity_digits(seed, sizes["p"])
     cfg = SimulationConfig(data="sklearn-digits", d=COMPONENTS, p=train.p, ptest=test.p, h=sizes["h"],
                            alphas=(sizes["alpha_feature"], sizes["alpha_lazy"]), loss="quadratic-hinge",
                            seeds=(seed,), t_first=1e-2, t_max=sizes["t_max"], checkpoints=4, track_neurons=1,
-                           max_wall=sizes["max_wall"], device=device)
+                           max_wall=sizes["max_wall"], device=device, **training)
     res = simulate(cfg, progress=False, datasets=(train, test))
     states = {"init": res.params(0, final=False)[:2], "feature end": res.params(0)[:2],
               "lazy end": res.params(1)[:2]}
@@ -130,7 +130,7 @@ def digits(ctx) -> Outcome:
                      # full: the wall-clock limit is per seed, a guard against a stuck run, not a stop rule
                      dict(p=1024, h=2048, seeds=8, alpha_feature=0.03, alpha_lazy=1000.0, t_max=1e5,
                           max_wall=900.0))
-    runs = [train_seed(sizes, ctx.seed + s, ctx.device) for s in range(sizes["seeds"])]
+    runs = [train_seed(sizes, ctx.seed + s, ctx.device, ctx.training()) for s in range(sizes["seeds"])]
     return outcome(ctx, runs, sizes)
 
 

@@ -103,7 +103,7 @@ def _curve(ctx, data: str, sizes) -> dict:
         seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=METHODS[data], h=sizes["h"],
         alpha_lazy=ALPHA_LAZY, alpha_feature=ALPHA_FEATURE, loss=LOSS, t_max=sizes["t_max"],
         max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
-        extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]})
+        extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]}, **ctx.training())
     return learning_curve(cfg, out=ctx.store(f"learning-curves/{data}"), progress=False, workers=ctx.workers)
 
 

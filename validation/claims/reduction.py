@@ -24,13 +24,13 @@ from ..plotting import figure
 TRAIN_TOLERANCE = 1e-10  # the identity: the reduced network's relative change on the training set
 CONTROL_FLOOR = 1e-6  # a wrong merge (a control) must change f by more than this to count as detected
 
-# quick: alpha = 0.1 and the Euler controller at tol_output 0.5 (seconds on a CPU; the identity holds at
-# any time of training, the findings are read where training stopped); full: the feature regime of
+# quick: alpha = 0.1 and the Euler controller at tol_output 0.5 (ctx.training(); seconds on a CPU; the identity
+# holds at any time of training, the findings are read where training stopped); full: the feature regime of
 # issue 17 (alpha = 1e-3) on the default integrator, trained to the margins.
 QUICK = {"p": 64, "hs": (64, 128), "seeds": 3, "alpha": 0.1, "t_max": 20.0, "tol_output": 0.5, "ptest": 2000,
-         "integrator": "euler", "max_wall": None}
+         "max_wall": None}
 FULL = {"p": 256, "hs": (256, 1024), "seeds": 4, "alpha": 1e-3, "t_max": 1e5, "tol_output": 0.1, "ptest": 10000,
-        "integrator": None, "max_wall": 900.0}
+        "max_wall": 900.0}
 
 
 def _rescaled(red: Reduced, factor: float) -> Reduced:
@@ -39,12 +39,11 @@ def _rescaled(red: Reduced, factor: float) -> Reduced:
 
 def _measure(ctx, sizes, h: int) -> list[dict]:
     """Train one ensemble (the seeds share the training set) and reduce every network."""
-    extra = {} if sizes["integrator"] is None else {"integrator": sizes["integrator"]}
     cfg = SimulationConfig(data="stripe", d=5, p=sizes["p"], ptest=sizes["ptest"], data_seed=ctx.seed, h=h,
                            alphas=(sizes["alpha"],), seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])),
                            loss="hinge", device=ctx.device, t_max=sizes["t_max"], t_first=sizes["t_max"] / 1e4,
                            checkpoints=4, tol_output=sizes["tol_output"], max_wall=sizes["max_wall"],
-                           track_neurons=1, **extra)
+                           track_neurons=1, **ctx.training())
     train, test = build_datasets(cfg)
     res = simulate(cfg, progress=False, datasets=(train, test))
     rows = []

@@ -65,11 +65,11 @@ def during_checkpoint(train_loss) -> int | None:
     return int(ok[0]) if ok.size else None
 
 
-def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0) -> dict:
+def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0, training: dict | None = None) -> dict:
     """Train feature and lazy networks on one sphere dataset; return the four panels per seed.
 
     sizes: d, p, h, ptest, seeds, alpha_feature, alpha_lazy, t_max, max_wall (a guard only),
-    checkpoints. Returns {"panels": {phase: [(z, active) per seed]}, "trajectory": [[(t, z, active)
+    checkpoints; training: further SimulationConfig settings (the integrator). Returns {"panels": {phase: [(z, active) per seed]}, "trajectory": [[(t, z, active)
     per checkpoint of the feature network] per seed], "networks", "radius", "X", "y", "during_t", "wall"}.
     """
     seeds = tuple(seed + s for s in range(sizes["seeds"]))
@@ -79,7 +79,7 @@ def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0) -> dict:
                            alphas=(sizes["alpha_feature"], sizes["alpha_lazy"]), loss="quadratic-hinge",
                            seeds=seeds, data_seed=seed, t_first=1e-2, t_max=sizes["t_max"],
                            checkpoints=sizes["checkpoints"], max_wall=sizes["max_wall"], track_neurons=sizes["h"],
-                           device=device)
+                           device=device, **(training or {}))
     res = simulate(cfg, progress=False)
     train, _ = build_datasets(cfg)
     a, S = res.arrays, len(seeds)
@@ -248,7 +248,7 @@ def sphere_phases(ctx) -> Outcome:
              checkpoints=32),
         dict(d=2, p=512, h=1024, ptest=8192, seeds=8, alpha_feature=0.03, alpha_lazy=1000.0, t_max=1e4,
              max_wall=3000.0, checkpoints=48))
-    sim = simulate_phases(sizes, ctx.device, ctx.seed)
+    sim = simulate_phases(sizes, ctx.device, ctx.seed, ctx.training())
     return outcome(ctx, sim, sizes)
 
 

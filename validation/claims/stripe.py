@@ -103,7 +103,7 @@ def _train(ctx, sizes) -> list[dict]:
                                alphas=(ALPHA,), loss=LOSS, seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])),
                                device=ctx.device, t_max=sizes["t_max"], t_first=sizes["t_max"] / 200,
                                checkpoints=12, tol_output=sizes["tol_output"], max_wall=sizes["max_wall"],
-                               track_neurons=1)
+                               track_neurons=1, **ctx.training())
         train, test = build_datasets(cfg)
         res = simulate(cfg, progress=False, datasets=(train, test))
         a = res.arrays

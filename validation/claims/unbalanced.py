@@ -131,7 +131,7 @@ def _relu_grid(ctx):
         for delta in deltas:
             cfg = SimulationConfig(data=str(train), test_file=str(test), d=d, p=p, h=h, alphas=(1.0,), loss="mse",
                                    seeds=seeds, t_max=t_max, t_first=1e-3, checkpoints=K, ntk=True, track_neurons=h,
-                                   device=ctx.device, init_scale=tau, imbalance=delta)
+                                   device=ctx.device, init_scale=tau, imbalance=delta, **ctx.training())
             res = simulate(cfg, progress=False)
             a = res.arrays
             for e, (seed, _) in enumerate(cfg.networks()):
