@@ -129,8 +129,9 @@ class SimulationConfig:
         if self.integrator not in INTEGRATORS:
             raise SimulationError(f"integrator must be one of {', '.join(INTEGRATORS)}, got {self.integrator!r}")
         if self.integrator == "filippov" and self.dtype != "float64":
-            raise SimulationError("the filippov integrator needs float64: it holds margins to 1e-9 and switching surfaces "
-                                  "to 1e-12 of their scale, below float32's resolution (--integrator euler runs float32)")
+            raise SimulationError("the filippov integrator needs float64: it holds margins to 1e-9 and switching "
+                                  "surfaces to 1e-12 of their scale, below float32's resolution (--integrator euler "
+                                  "runs float32)")
         if not isinstance(self.fix_orientation, (bool, np.bool_)):
             raise SimulationError(f"fix_orientation must be True or False, got {self.fix_orientation!r}")
 

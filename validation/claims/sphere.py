@@ -69,8 +69,9 @@ def simulate_phases(sizes: dict, device: str = "cpu", seed: int = 0, training: d
     """Train feature and lazy networks on one sphere dataset; return the four panels per seed.
 
     sizes: d, p, h, ptest, seeds, alpha_feature, alpha_lazy, t_max, max_wall (a guard only),
-    checkpoints; training: further SimulationConfig settings (the integrator). Returns {"panels": {phase: [(z, active) per seed]}, "trajectory": [[(t, z, active)
-    per checkpoint of the feature network] per seed], "networks", "radius", "X", "y", "during_t", "wall"}.
+    checkpoints; training: further SimulationConfig settings (the integrator). Returns {"panels": {phase:
+    [(z, active) per seed]}, "trajectory": [[(t, z, active) per checkpoint of the feature network] per seed],
+    "networks", "radius", "X", "y", "during_t", "wall"}.
     """
     seeds = tuple(seed + s for s in range(sizes["seeds"]))
     # the quadratic hinge: with the plain hinge the networks slide along their margins for far longer
