@@ -9,8 +9,9 @@ them on their surfaces exactly (Newton on the step's constant multipliers, so th
 u_{mu n} = 0 at its end), and the drift of the multipliers from step to step controls the step.
 For the hinge, a pair crossing moves only its own neuron on (neuron_events.py: every neuron goes through
 its own crossings within the step) unless it is coupled to a sliding margin, whose multiplier then jumps.
-Smooth losses (soft hinge, quadratic hinge, MSE, logistic) take the exponential midpoint step (the
-coefficient from the half step), with the difference to the frozen-coefficient step as error estimate.
+Smooth losses (soft hinge, quadratic hinge, MSE, logistic) take the exponential midpoint step (the loss
+weights of the half step, frozen), every neuron through its own crossings and holds under them, with the
+step under Simpson's weights as the estimate of its error (third order).
 Every step is a hyperbolic rotation of each neuron, so Q_n = eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 is
 conserved to rounding. Networks of a stack step together, each with its own step and events.
 """
@@ -25,6 +26,7 @@ from .. import network as N
 from .hold_newton import Secant, newton_again
 from .neuron_events import advance_neurons, hinge_pair_weights
 from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
+from .smooth_step import midpoint_trial
 from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
 UNSATISFIED, ON_MARGIN, SATISFIED = 0, 1, 2
@@ -40,8 +42,9 @@ class Filippov:
     tol_margin: float = 1e-11  # a margin within this of 1 is on it at an event
     tol_pre: float = 1e-12  # a pre-activation within this (relative to |v_n| |xh_mu|) is on its surface
     grow: float = 4.0
-    # hinge: every neuron goes through its own ReLU kinks within a step (neuron_events.py); False ends the
-    # step of the whole network at the first pair crossing of any neuron (the first version, kept to compare)
+    # every neuron goes through its own ReLU kinks within a step (neuron_events.py); False ends the step of the
+    # whole network at the first pair crossing of any neuron, and holds a smooth loss's sliding pairs by Newton on
+    # multipliers whose drift limits the steps (the first version, kept to compare)
     per_neuron: bool = True
     max_rounds: int = 64  # crossings of one neuron within one step (more: the step is refused and shortened)
 
@@ -52,7 +55,7 @@ class FilippovState:
     def __init__(self, opts: Filippov, X, y, f0, alpha, loss: str, lr, fix_orientation: bool, V, beta):
         self.o, self.y, self.f0, self.alpha, self.loss, self.lr = opts, y, f0, alpha, loss, tuple(lr)
         self.hinge = loss == "hinge"
-        self.neuron_events = self.hinge and opts.per_neuron
+        self.neuron_events = opts.per_neuron
         self.X_hat = torch.cat([X / math.sqrt(X.shape[1]), torch.ones_like(X[:, :1])], 1)
         self.xnorm = self.X_hat.norm(dim=1)
         self.V, self.beta = V, beta
@@ -131,9 +134,9 @@ class FilippovState:
         return project(c, self.fix_dir[idx]) if self.fix_dir is not None else c
 
     def hinge_coef(self, G, side, held, gam):
-        """coef(weights) of the hinge (all networks) without the (E, p, h) weights: sum_mu y_mu G_mu side_mu n
-        xh_mu is one product of side with the (E, p, d+1) matrix y G xh, and the held pairs (few) replace
-        their weight y G side by y gamma one by one."""
+        """coef(weights) under frozen point weights G (E, p) (the hinge's; a smooth loss's g y, which may be
+        negative) without the (E, p, h) weights: sum_mu y_mu G_mu side_mu n xh_mu is one product of side with the
+        (E, p, d+1) matrix y G xh, and the held pairs (few) replace their weight y G side by y gamma one by one."""
         yGx = (self.y * G)[:, :, None] * self.X_hat  # (E, p, d+1)
         c = side.transpose(1, 2) @ yGx  # (E, h, d+1)
         e, mu, n = held.nonzero(as_tuple=True)
@@ -174,6 +177,13 @@ class FilippovState:
         near = (u.abs() <= tol_u) & relevant[:, None]
         self.side[e] = torch.where(near, self.side[e], (u > 0).to(u.dtype))
         attract = near & (beta[None, :] * g_sign[:, None] < 0)
+        if self.neuron_events and not self.hinge:
+            # no sliding margins: the attracting pairs are decided by their neurons (local_holds) at the next
+            # trial, as candidates held with a weight to be found
+            self.held[e], self.gam[e] = attract, 0
+            self.hold_G[e] = math.nan
+            self._index_multipliers(e)
+            return
         pts = cand_m.nonzero().flatten()
         pairs = attract.nonzero()
         st = status.clamp_min(0).to(torch.int8)
@@ -318,7 +328,7 @@ class FilippovState:
         """The step of every live network over tau (E,), multipliers held on their surfaces."""
         start = self.step_start() if start is None else start
         if self.neuron_events:
-            return self._trial_neurons(tau, start)
+            return self._trial_neurons(tau, start) if self.hinge else midpoint_trial(self, tau, start)
         V, beta, lr = self.V, self.beta, self.lr
         u0, m0 = start["u0"], start["m0"]
         g = err = None
@@ -356,7 +366,7 @@ class FilippovState:
             if not todo:
                 break
         if not self.hinge:
-            err = (mA - m1).abs().amax(1) / self.o.tol_local
+            err = ((mA - m1).abs().amax(1) / self.o.tol_local).sqrt()  # a first-order estimate: err ~ tau^2
         return {"u0": u0, "m0": m0, "V": V1, "beta": b1, "u": u1, "m": m1, "c": c, "lam": lam, "gam": gam,
                 "err": err, "ok": ok, "g": g}
 
@@ -535,14 +545,16 @@ class FilippovState:
         per network."""
         o = self.o
         ratios = [(tr["m"] - tr["m0"]).abs().amax(1) / o.max_change]
-        if tr["err"] is not None:
-            ratios.append(tr["err"].sqrt())
+        if tr["err"] is not None:  # the error ratio, already as the power of the step it scales with
+            ratios.append(tr["err"])
         drift = torch.zeros_like(tau)
         for e, mult in enumerate(self.mult):
             if mult is not None:
                 d = (self._held_values(e, tr["lam"], tr["gam"]) - self._held_values(e, self.lam, self.gam)).abs()
                 drift[e] = d.max() / o.tol_drift if d.numel() else 0.0
         finite = torch.isfinite(tr["m"]).all(1) & torch.isfinite(tr["V"]).flatten(1).all(1)
+        if tr["err"] is not None:  # an estimate that overflowed (its pass diverged) refuses the step like the step's own
+            finite &= torch.isfinite(tr["err"])
         worst = torch.stack(ratios).amax(0)
         return torch.where(finite, worst, torch.full_like(worst, math.inf)), drift, finite
 

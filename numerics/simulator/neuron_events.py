@@ -1,6 +1,7 @@
-"""Per-neuron events of the hinge flow: every neuron goes through its own ReLU kinks within a step.
+"""Per-neuron events: every neuron goes through its own ReLU kinks within a step.
 
-With the hinge weights G_mu (1 for a point below its margin, lambda_mu on it, 0 above) held fixed, the
+With the point weights G_mu held fixed (the hinge's: 1 for a point below its margin, lambda_mu on it, 0
+above; a smooth loss's -l'(m_mu) frozen over its step, which may be negative, e.g. MSE beyond its target), the
 coefficient of neuron n, c_n = (1/(alpha p)) sum_mu y_mu W_{mu n} xh_mu, depends on that neuron's own
 pattern and on nothing else. A pair crossing (u_{mu n} = 0) therefore changes the flow of one neuron
 only, and need not end the step of the whole network: within a step of length tau every neuron is
@@ -10,11 +11,11 @@ each neuron on its own clock. Only the margins couple the neurons, and they end 
 At a crossing the neuron's pairs that lie on their surface are decided together (``local_holds``):
 the velocity must be tangent to every surface it slides on, x_mu . c_n = 0 (the fixed-orientation flow:
 x_mu . P_n c_n = 0), which is a small linear system in the pair weights gamma (one unknown per pair, at
-most d + 1 of them independently), each inside [0, G_mu]. A weight that would leave its interval puts
-its pair off the surface, on the side of its bound. With c_n constant the held pre-activations then
-stay exactly where they are, so a hold needs no correction within the step. Only pairs whose surface
-attracts (beta_n y_mu < 0) can be held; a repelling one is crossed (it is reached from the side it
-leaves).
+most d + 1 of them independently), each inside [0, G_mu] ([G_mu, 0] where G_mu < 0). A weight that would
+leave its interval puts its pair off the surface, on the side of its bound. With c_n constant the held
+pre-activations then stay exactly where they are, so a hold needs no correction within the step. Only pairs
+whose surface attracts (beta_n y_mu G_mu < 0) can be held; a repelling one is crossed (it is reached from
+the side it leaves).
 """
 from __future__ import annotations
 
@@ -87,6 +88,9 @@ def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
     # the weight of the other pairs: side times G (a candidate's own weight is the unknown)
     W_rest = Gk * side[e, :, n] * ~cand
     c_rest = (W_rest * st.y) @ Xh * scale[:, None]  # (K, D)
+    # a smooth loss's frozen weight G may be negative (MSE beyond its target): the pair's weight then lies in
+    # [G, 0], solved as |gamma| in [0, |G|] with the sign carried by the point's label
+    sign_g = torch.where(torch.gather(Gk, 1, order) < 0, -1.0, 1.0).to(Gk.dtype)  # (K, kmax)
     Xs = Xh[order]  # (K, kmax, D)
     if st.fix_dir is not None:
         dirs = st.fix_dir[e, n]  # (K, d)
@@ -94,10 +98,10 @@ def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
         Xs_p = project(Xs, dirs[:, None, :])
     else:
         Xs_p = Xs
-    ys = st.y[order]
+    ys = st.y[order] * sign_g
     A = (Xs @ Xs_p.transpose(1, 2)) * (ys * scale[:, None])[:, None, :]  # du_i/dgamma_j / (eta_1 beta)
     b = (Xs * c_rest[:, None, :]).sum(-1)  # (K, kmax)
-    Gs = torch.gather(Gk, 1, order)
+    Gs = torch.gather(Gk, 1, order).abs()
     sgn = torch.sign(beta[e, n])[:, None]  # du/dt has the sign of beta (b + A gamma)
     eye = torch.eye(kmax, dtype=A.dtype, device=A.device).expand(K, kmax, kmax)
     # a non-finite system (a diverging trial) makes the step non-finite, and the step is refused for it; the
@@ -142,7 +146,7 @@ def local_holds(st, V, beta, G, side, held, gam, e, n, cand):
     ee, nn = e[kk[valid]], n[kk[valid]]
     mu = order[valid]
     held[ee, mu, nn] = inside[valid]
-    gam[ee, mu, nn] = torch.where(inside, gamma, torch.zeros_like(gamma))[valid]
+    gam[ee, mu, nn] = torch.where(inside, gamma * sign_g, torch.zeros_like(gamma))[valid]
     side[ee, mu, nn] = torch.where(inside | (free & (gamma >= Gs)) | (~free & at_up), 1.0, 0.0).to(side.dtype)[valid]
     return side, held, gam
 
@@ -230,7 +234,7 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
         e, n = crossed.nonzero(as_tuple=True)
         own()
         mu = mu_star[e, n]
-        attract = beta[e, n] * y[mu] < 0
+        attract = beta[e, n] * y[mu] * G[e, mu] < 0  # G > 0 for the hinge; a smooth loss's may be negative
         # a repelling surface is crossed: it is reached from the side that it then leaves
         rep = ~attract
         side[e[rep], mu[rep], n[rep]] = 1 - side[e[rep], mu[rep], n[rep]]

@@ -18,7 +18,7 @@ from test_filippov import _problem, _run_to  # noqa: E402
 
 def _with(state, per_neuron: bool):
     state.o = dataclasses.replace(state.o, per_neuron=per_neuron)
-    state.neuron_events = state.hinge and per_neuron
+    state.neuron_events = per_neuron
     return state
 
 
@@ -65,20 +65,27 @@ def test_held_pairs_stay_on_their_surface_and_in_their_interval(seed, alpha):
     assert seen > 0  # the runs do hold pairs (else this test checks nothing)
 
 
-def test_local_holds_make_the_velocity_tangent():
+@pytest.mark.parametrize("signed", [False, True])
+def test_local_holds_make_the_velocity_tangent(signed):
     """On a state with pairs on their surfaces: for every pair local_holds keeps, x_mu . c_n = 0 (the
-    neuron's velocity is tangent to the surface), and for every pair it releases, u' points to its side."""
+    neuron's velocity is tangent to the surface) and its weight lies between 0 and G_mu, and for every pair it
+    releases, u' points to its side. signed: point weights G of either sign (a smooth loss's frozen -l'(m), MSE
+    beyond its target), the hinge's are 1."""
     state, _ = _problem(16, 8, 1e-2, d=5, seed=5)
-    # put neurons on surfaces: move each neuron's bias so that it passes through one point of weight y beta < 0
+    g = torch.Generator().manual_seed(4)
+    G = torch.ones(1, 16, dtype=torch.float64)
+    if signed:
+        G = (torch.rand(1, 16, generator=g, dtype=torch.float64) + 0.2) * torch.where(
+            torch.rand(1, 16, generator=g) < 0.5, -1.0, 1.0).to(torch.float64)
+    # put neurons on surfaces: move each neuron's bias so that it passes through one point of weight y G beta < 0
     V, beta = state.V.clone(), state.beta
     u = state.pre(V)[0]
     chosen = []
     for n in range(V.shape[1]):
-        mus = (state.y * beta[0, n] < 0).nonzero().flatten()
+        mus = (state.y * G[0] * beta[0, n] < 0).nonzero().flatten()
         mu = int(mus[0])
         V[0, n, -1] -= u[mu, n]
         chosen.append(mu)
-    G = torch.ones(1, 16, dtype=V.dtype)
     side = (state.pre(V) > 0).to(V.dtype)
     held = torch.zeros(1, 16, 8, dtype=torch.bool)
     gam = torch.zeros(1, 16, 8, dtype=V.dtype)
@@ -89,11 +96,15 @@ def test_local_holds_make_the_velocity_tangent():
     side, held, gam = local_holds(state, V, beta, G, side, held, gam, e, n, cand)
     W = state.y[:, None] * torch.where(held, gam, G[:, :, None] * side)
     c = state.coef(W)[0]
+    neg, kept = G[0, torch.tensor(chosen)] < 0, held[0, torch.tensor(chosen), torch.arange(8)]
+    assert not signed or (bool((kept & neg).any()) and bool((kept & ~neg).any()))  # weights of both signs held
     for k in range(8):
         mu = chosen[k]
         du = float(beta[0, k] * (state.X_hat[mu] * c[k]).sum())
         if bool(held[0, mu, k]):
             assert abs(du) <= 1e-10 * float(c[k].norm() * state.X_hat[mu].norm() * beta[0, k].abs())
+            weight, bound = float(gam[0, mu, k]), float(G[0, mu])
+            assert min(0.0, bound) <= weight <= max(0.0, bound)
         else:
             assert (du > 0) == bool(side[0, mu, k] > 0) or abs(du) < 1e-12
 
