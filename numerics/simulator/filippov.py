@@ -521,6 +521,9 @@ class FilippovState:
         by_drift = torch.where(rate > 0, 2 * (0.9 / rate.clamp_min(1e-300) - age), torch.full_like(tau, math.inf))
         nxt = torch.where(accept, torch.minimum(grown, by_drift.clamp_min(0.2 * tau)),
                           torch.where(valid & hit, tau, torch.minimum(refused, by_drift.clamp(0.1 * tau, tau))))
+        if not bool(torch.isfinite(nxt).all()):  # a nan step is retried for ever, a silent stall: say so instead
+            raise RuntimeError(f"filippov: non-finite next step {nxt.tolist()} (worst ratio {worst.tolist()}, drift "
+                               f"{drift.tolist()}, step {tau.tolist()})")
         self.age = age
         idx = accept.nonzero().flatten()
         self.V[idx], self.beta[idx] = tr["V"][idx], tr["beta"][idx]
@@ -553,7 +556,7 @@ class FilippovState:
                 d = (self._held_values(e, tr["lam"], tr["gam"]) - self._held_values(e, self.lam, self.gam)).abs()
                 drift[e] = d.max() / o.tol_drift if d.numel() else 0.0
         finite = torch.isfinite(tr["m"]).all(1) & torch.isfinite(tr["V"]).flatten(1).all(1)
-        if tr["err"] is not None:  # an estimate that overflowed (its pass diverged) refuses the step like the step's own
+        if tr["err"] is not None:  # an estimate that overflowed (its pass diverged) refuses the step as its own would
             finite &= torch.isfinite(tr["err"])
         worst = torch.stack(ratios).amax(0)
         return torch.where(finite, worst, torch.full_like(worst, math.inf)), drift, finite

@@ -182,7 +182,8 @@ def _euler(X, y, f0, th, alpha, dt, times, loss="hinge"):
     return out
 
 
-@pytest.mark.parametrize("alpha,loss", [(1.0, "hinge"), (0.1, "hinge"), (1.0, "logistic"), (1.0, "mse"), (1.0, "quadratic-hinge")])
+@pytest.mark.parametrize("alpha,loss", [(1.0, "hinge"), (0.1, "hinge"), (1.0, "logistic"), (1.0, "mse"),
+                                        (1.0, "quadratic-hinge")])
 def test_trajectory_agrees_with_euler_within_its_own_error(alpha, loss):
     """p = 16, h = 8: at every checkpoint the Filippov state lies within 2x the error of the Euler reference
     at step dt, that error estimated as |Euler(dt) - Euler(dt/10)|, on the parameters and the margins; and it

@@ -83,3 +83,19 @@ def test_a_trial_whose_estimate_overflows_is_refused_and_shortened():
     accept, _, nxt, _, tr = state.step(_one(1.0), _one(1e9))
     assert not bool(torch.isfinite(tr["err"]).all())  # the case this test is about
     assert not bool(accept[0]) and 0 < float(nxt[0]) < 1
+
+
+def test_a_nan_step_is_an_error_not_a_stall(monkeypatch):
+    """Whatever makes the controller's next step non-finite (here a nan error ratio on a finite trial, as the
+    overflow above did), the step raises with the numbers instead of returning a nan step that every later step
+    would retry."""
+    state, _ = _problem(16, 8, 1.0, loss="mse", d=5, seed=0)
+    own = state._step_error
+
+    def nan_ratio(tr, tau):
+        worst, drift, finite = own(tr, tau)
+        return torch.full_like(worst, float("nan")), drift, finite
+
+    monkeypatch.setattr(state, "_step_error", nan_ratio)
+    with pytest.raises(RuntimeError, match="non-finite next step"):
+        state.step(_one(0.01), _one(1e9))
