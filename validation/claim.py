@@ -64,6 +64,50 @@ class Context:
 
 
 @dataclass
+class Trained:
+    """The networks a claim trained to read its numbers at the end of training, and how many got there: every
+    training margin >= 1 - 1e-9 for the margin losses, the loss stop for the others (SimulationResult.converged).
+    An Euler run stopped at its own margin tolerance, or a run stopped by t_max or the wall clock, did not."""
+
+    networks: int
+    converged: int
+    not_converged: list = field(default_factory=list)  # one line per network that did not: which, why, when
+
+    @property
+    def fraction(self) -> float:
+        return self.converged / self.networks if self.networks else float("nan")
+
+    @classmethod
+    def of(cls, rows, label: str = "") -> "Trained":
+        """From network rows (SimulationResult.networks(), or records with seed, alpha, stop_reason, t,
+        converged and optionally min_margin; a record without converged, stored before it was recorded, counts as
+        not converged)."""
+        rows = list(rows)
+        missed = [r for r in rows if r.get("converged") is not True]
+        return cls(len(rows), len(rows) - len(missed), [
+            f"{label}alpha = {r.get('alpha', float('nan')):g}, seed {r.get('seed')}: {r.get('stop_reason')} at t = "
+            f"{r.get('t', float('nan')):.3g}" + ("" if r.get("min_margin") is None else
+                                                  f", min margin {r['min_margin']:.3g}") for r in missed])
+
+    @classmethod
+    def total(cls, parts) -> "Trained | None":
+        """The parts (Trained or None) summed; None when there is none."""
+        parts = [t for t in parts if t is not None]
+        if not parts:
+            return None
+        return cls(sum(t.networks for t in parts), sum(t.converged for t in parts),
+                   [line for t in parts for line in t.not_converged])
+
+    def to_json(self) -> dict:
+        return json_safe({**asdict(self), "fraction": self.fraction})
+
+
+def trained_total(results) -> Trained | None:
+    """The trained networks of every claim result that has some, summed (None when none has)."""
+    return Trained.total(r.trained for r in results)
+
+
+@dataclass
 class Outcome:
     """What a claim's function returns: the verdict and the numbers behind it."""
 
@@ -74,6 +118,7 @@ class Outcome:
     figure: str | None = None
     summary: str = ""  # one or two sentences with the numbers, for the report
     details: dict = field(default_factory=dict)
+    trained: Trained | None = None  # the claims read off trained networks: how many reached the end of training
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -94,6 +139,7 @@ class ClaimResult:
     details: dict
     seconds: float
     error: str | None = None
+    trained: Trained | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,7 +148,9 @@ class ClaimResult:
         return self.verdict == "confirmed" if self.kind == "identity" else True
 
     def to_json(self) -> dict:
-        return json_safe({**asdict(self), "passed": self.passed})
+        out = {**asdict(self), "passed": self.passed}
+        out["trained"] = None if self.trained is None else self.trained.to_json()
+        return json_safe(out)
 
 
 def json_safe(obj):

@@ -10,7 +10,7 @@ from pathlib import Path
 import shutil
 import time
 
-from .claim import ClaimResult
+from .claim import ClaimResult, Trained, trained_total
 
 
 def _number(v) -> str:
@@ -23,15 +23,28 @@ def _number(v) -> str:
     return "n/a" if v is None else str(v)
 
 
+def _count(trained: Trained | None) -> str:
+    return "–" if trained is None else f"{trained.converged}/{trained.networks}"
+
+
+def trained_line(results: list[ClaimResult]) -> str:
+    """One sentence: how many of the trained networks reached the end of training."""
+    total = trained_total(results)
+    if total is None:
+        return "No claim read its numbers off trained networks."
+    return (f"Networks trained to the end of training (every margin >= 1 - 1e-9, or the loss stop): "
+            f"{total.converged} of {total.networks} ({total.fraction:.0%}).")
+
+
 def markdown(results: list[ClaimResult], meta: dict, figure_prefix: str = "") -> str:
     lines = ["# lazyrich validation report", "",
              f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(meta['started']))}, "
              f"{'quick' if meta['quick'] else 'full'} sizes, device {meta['device']}, "
-             f"lazyrich {meta['version']}, {meta['seconds']:.0f} s.", "",
-             "| claim | kind | verdict | passed | seconds |", "|---|---|---|---|---|"]
+             f"lazyrich {meta['version']}, {meta['seconds']:.0f} s. {trained_line(results)}", "",
+             "| claim | kind | verdict | passed | converged | seconds |", "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| [{r.name}](#{r.name}) | {r.kind} | **{r.verdict}** | {'yes' if r.passed else 'NO'} | "
-                     f"{r.seconds:.1f} |")
+                     f"{_count(r.trained)} | {r.seconds:.1f} |")
     for r in results:
         lines += ["", f"## {r.name}", "", f"*{r.kind}*: {r.statement}", "",
                   f"**Verdict: {r.verdict}**" + ("" if r.passed else " (not passed)") + ".", ""]
@@ -39,6 +52,11 @@ def markdown(results: list[ClaimResult], meta: dict, figure_prefix: str = "") ->
             lines += [r.summary, ""]
         lines += [f"- measured: {_number(r.measured)}", f"- predicted: {_number(r.predicted)}",
                   f"- tolerance: {_number(r.tolerance)}"]
+        if r.trained is not None:
+            missed = r.trained.not_converged
+            lines.append(f"- converged: {r.trained.converged} of {r.trained.networks} networks"
+                         + (f"; not: {'; '.join(missed[:8])}" + (f" and {len(missed) - 8} more" if len(missed) > 8
+                                                                  else "") if missed else ""))
         if r.figure:
             lines += ["", f"![{r.name}]({figure_prefix}{Path(r.figure).name})"]
         if r.error:
@@ -52,7 +70,8 @@ def write_report(results: list[ClaimResult], meta: dict, folder) -> dict:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {**meta, "claims": [r.to_json() for r in results]}
+    total = trained_total(results)
+    payload = {**meta, "trained": None if total is None else total.to_json(), "claims": [r.to_json() for r in results]}
     (folder / "results.json").write_text(json.dumps(payload, indent=1))
     text = markdown(results, meta)
     (folder / "report.md").write_text(text)

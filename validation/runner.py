@@ -31,7 +31,7 @@ def run_claims(selected=None, ctx: Context | None = None, progress=None) -> list
         try:
             out = c.run(ctx)
             res = ClaimResult(c.name, c.kind, c.statement, out.verdict, out.measured, out.predicted, out.tolerance,
-                              out.figure, out.summary, out.details, time.perf_counter() - t0)
+                              out.figure, out.summary, out.details, time.perf_counter() - t0, trained=out.trained)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a claim that crashes could not be evaluated: say so, run the others
@@ -42,3 +42,4 @@ def run_claims(selected=None, ctx: Context | None = None, progress=None) -> list
             progress(f"{name}: {res.verdict}{'' if res.passed else ' (FAILED)'} in {res.seconds:.1f} s")
         results.append(res)
     return results
+

@@ -13,7 +13,8 @@ def cmd_validate(args):
     from ..numerics.network import resolve_device
     from ..validation.claim import Context
     from ..validation.runner import run_claims
-    from ..validation.report import write_notes, write_report
+    from ..validation.claim import trained_total
+    from ..validation.report import trained_line, write_notes, write_report
 
     if args.list:
         from ..validation.claim import REGISTRY
@@ -35,11 +36,13 @@ def cmd_validate(args):
     files = write_report(results, meta, ctx.report_dir)
     if args.notes:
         files["notes"] = write_notes(results, meta, args.notes)
+    total = trained_total(results)
     payload = {"claims": [{k: r.to_json()[k] for k in ("name", "kind", "verdict", "passed", "measured", "predicted",
-                                                         "tolerance", "figure")} for r in results],
+                                                         "tolerance", "figure", "trained")} for r in results],
+               "trained": None if total is None else total.to_json(),
                "report": files, "seconds": meta["seconds"], "quick": args.quick, "device": device}
     lines = [f"{r.name:20s} {r.kind:10s} {r.verdict:13s} {'passed' if r.passed else 'NOT PASSED'}  {r.summary}"
-             for r in results] + [f"report: {files['markdown']} ({files['html']})"]
+             for r in results] + [trained_line(results), f"report: {files['markdown']} ({files['html']})"]
     emit(args, payload, "\n".join(lines))
     failed = any(not r.passed for r in results)
     refuted = any(r.kind == "empirical" and r.verdict == "refuted" for r in results)

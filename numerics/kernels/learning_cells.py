@@ -126,7 +126,8 @@ def run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]
             net = res.networks()[e]
             if method in methods:
                 row(method, net["test_error"], net["train_error"], t0, alpha=alpha, stop_reason=net["stop_reason"],
-                    t=net["t"], rel_change_omega=net["rel_change_omega"])
+                    t=net["t"], rel_change_omega=net["rel_change_omega"], converged=net["converged"],
+                    min_margin=net["min_margin"])
             if method == "feature" and "svc-final" in methods:
                 t1 = time.perf_counter()
                 params = res.params(e, final=True)
@@ -139,5 +140,6 @@ def run_cell(cfg: LearningCurveConfig, p: int, seed: int, methods) -> list[dict]
         fixed = replace(_sim_config(cfg, p, seed, [cfg.alpha_feature]), fix_orientation=True)
         net = simulate(fixed, progress=False, datasets=(train, test)).networks()[0]
         row("feature-fixed", net["test_error"], net["train_error"], t0, alpha=cfg.alpha_feature,
-            stop_reason=net["stop_reason"], t=net["t"], rel_change_omega=net["rel_change_omega"])
+            stop_reason=net["stop_reason"], t=net["t"], rel_change_omega=net["rel_change_omega"],
+            converged=net["converged"], min_margin=net["min_margin"])
     return rows

@@ -64,7 +64,8 @@ def test_exit_codes_and_report(fake_claims, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in out["claims"]] == ["t-refuted", "t-identity"]
     assert set(out["claims"][0]) == {"name", "kind", "verdict", "passed", "measured", "predicted", "tolerance",
-                                     "figure"}
+                                     "figure", "trained"}
+    assert out["trained"] is None  # these claims train no network
     assert out["claims"][0]["passed"] is True and out["claims"][0]["verdict"] == "refuted"
     assert main(["validate", "t-refuted", "--strict", "--report", str(report), "--json"]) == 1
     capsys.readouterr()
@@ -79,6 +80,35 @@ def test_exit_codes_and_report(fake_claims, tmp_path, capsys):
         "<!doctype html>")
     assert main(["validate", "no-such-claim", "--report", str(report)]) == 2
     assert "unknown claim" in capsys.readouterr().err
+
+
+def test_converged_networks_are_counted_per_claim_and_in_all(fake_claims, tmp_path, capsys):
+    """Claims that read their numbers off trained networks say how many reached the end of training
+    (SimulationResult.converged per network); the report, results.json and the command's JSON and text give each
+    claim's count and the total, and name the networks that did not converge."""
+    rows = [{"seed": 0, "alpha": 0.1, "stop_reason": "margins", "t": 3.0, "converged": True},
+            {"seed": 1, "alpha": 0.1, "stop_reason": "time", "t": 20.0, "converged": False, "min_margin": 0.42},
+            {"seed": 2, "alpha": 1e3, "stop_reason": "margins", "t": 9.0}]  # stored before converged was recorded
+    part = C.Trained.of(rows, "p = 64, ")
+    assert (part.networks, part.converged) == (3, 1) and abs(part.fraction - 1 / 3) < 1e-15
+    assert part.not_converged == ["p = 64, alpha = 0.1, seed 1: time at t = 20, min margin 0.42",
+                                  "p = 64, alpha = 1000, seed 2: margins at t = 9"]
+    C.claim("t-trained", "empirical", "trains")(lambda ctx: C.Outcome("confirmed", 1, 1, 0, trained=part))
+    C.claim("t-trained2", "empirical", "trains")(
+        lambda ctx: C.Outcome("confirmed", 1, 1, 0, trained=C.Trained.of(rows[:1])))
+    try:
+        report = tmp_path / "r"
+        assert main(["validate", "t-trained", "t-trained2", "t-identity", "--report", str(report), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["trained"] == {"networks": 4, "converged": 2, "not_converged": part.not_converged, "fraction": 0.5}
+        assert out["claims"][0]["trained"]["converged"] == 1 and out["claims"][2]["trained"] is None
+        assert json.loads((report / "results.json").read_text())["trained"]["fraction"] == 0.5
+        text = (report / "report.md").read_text()
+        assert "2 of 4 (50%)" in text and "| 1/3 |" in text and "seed 1: time at t = 20" in text
+        assert main(["validate", "t-trained", "--report", str(report)]) == 0
+        assert "end of training (every margin >= 1 - 1e-9, or the loss stop): 1 of 3 (33%)" in capsys.readouterr().out
+    finally:
+        C.REGISTRY.pop("t-trained"), C.REGISTRY.pop("t-trained2")
 
 
 def test_list_and_notes(fake_claims, tmp_path, capsys):

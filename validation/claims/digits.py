@@ -23,7 +23,7 @@ from ...numerics import network as N
 from ...numerics.data.digits import COMPONENTS, parity_digits
 from ...numerics.simulator import SimulationConfig, simulate
 from ...numerics.stats import finite_mean, finite_values, mean_interval
-from ..claim import Outcome, claim, combine, seed_verdict, verdict_interval
+from ..claim import Outcome, Trained, claim, combine, seed_verdict, verdict_interval
 from ..measures import activations, cutting, nn_angle_ratio, pattern_groups, z_clusters
 from ..plotting import figure
 from ...theory.errors import LazyrichError
@@ -174,4 +174,5 @@ def outcome(ctx, runs: list[dict], sizes: dict) -> Outcome:
     tolerance = {"seeds": sizes["seeds"], "ratios": "every seed on the claimed side: confirmed; none: refuted",
                  "errors": "95% t-interval of the paired difference over seeds against 0"}
     return Outcome(verdict, measured, predicted, tolerance, str(path), summary,
-                   {"sizes": sizes, "per_seed": [r["stats"] for r in runs]})
+                   {"sizes": sizes, "per_seed": [r["stats"] for r in runs]},
+                   trained=Trained.of(n for r in runs for n in r["networks"]))

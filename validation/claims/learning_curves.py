@@ -37,13 +37,14 @@ import numpy as np
 from ...numerics.kernels.learning_cells import LearningCurveConfig
 from ...numerics.stats import mean_interval, power_law_difference
 from ...studies.learning_curves import draw_learning_curves, learning_curve
-from ..claim import Outcome, claim, combine, verdict_interval
+from ..claim import Outcome, Trained, claim, combine, verdict_interval
 from ..plotting import figure
 from ...theory.errors import LazyrichError
 
 ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
 LOSS = "hinge"
 LEVEL = 0.95
+TRAINED = ("lazy", "feature", "feature-fixed")  # the methods that train a network
 METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
            "sphere": ("knn", "svc-ntk", "lazy", "feature", "feature-fixed")}
 
@@ -105,6 +106,13 @@ def _curve(ctx, data: str, sizes) -> dict:
         max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
         extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]}, **ctx.training())
     return learning_curve(cfg, out=ctx.store(f"learning-curves/{data}"), progress=False, workers=ctx.workers)
+
+
+def _trained(results: dict) -> Trained:
+    """The trained networks of every (data, method) (the kernel methods train none), as Trained."""
+    return Trained.total(Trained.of(rows, f"{name}/{m} p = {p}, ") for name, res in results.items() for m in TRAINED
+                         for p in sorted({r["p"] for r in res["records"]})
+                         for rows in [[r for r in res["records"] if r["method"] == m and r["p"] == p]] if rows)
 
 
 def _converged(result, method: str) -> float:
@@ -241,7 +249,8 @@ def learning_curves(ctx) -> Outcome:
                    {"beta_feature_minus_lazy": "> 0 (stripe)", "feature_minus_lazy": "> 0 below p* (sphere)",
                     "fixed_minus_free": "< 0 (sphere)"},
                    {"level": LEVEL}, str(path), summary,
-                   {"sizes": dict(sizes), "alpha_lazy": ALPHA_LAZY, "alpha_feature": ALPHA_FEATURE, "loss": LOSS})
+                   {"sizes": dict(sizes), "alpha_lazy": ALPHA_LAZY, "alpha_feature": ALPHA_FEATURE, "loss": LOSS},
+                   trained=_trained({"stripe": stripe, "sphere": sphere}))
 
 
 def _num(v, fmt: str = ".2f") -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from ...numerics.reduction import Reduced, reduce_network, relative_change
 from ...numerics.simulator import SimulationConfig, build_datasets, simulate
 from ...numerics.stats import mean_interval
-from ..claim import Outcome, claim
+from ..claim import Outcome, Trained, claim
 from ..plotting import figure
 
 TRAIN_TOLERANCE = 1e-10  # the identity: the reduced network's relative change on the training set
@@ -51,7 +51,8 @@ def _measure(ctx, sizes, h: int) -> list[dict]:
         orig = res.params(e, final=True)
         # ctx.perturb scales the merged readout: the tests use it to show that the identity can fail
         red = _rescaled(reduce_network(*orig, train.X), ctx.perturbed("attractor-reduction", 1.0))
-        rows.append({"h": h, "seed": int(net["seed"]), "stop_reason": res.stop_reason[e], "converged": net["converged"],
+        rows.append({"h": h, "seed": int(net["seed"]), "alpha": net["alpha"], "t": net["t"],
+                     "stop_reason": res.stop_reason[e], "converged": net["converged"],
                      "min_margin": float(net["min_margin"]), "test_error": float(net["test_error"]),
                      "neurons_before": h, "neurons_after": red.size, "size_ratio": h / max(red.size, 1),
                      "train_change": relative_change(orig, red, train.X),
@@ -123,4 +124,5 @@ def attractor_reduction(ctx) -> Outcome:
                 "mixed_sign_merges_detected": mixed_seen, "by_width": per_h}
     return Outcome(verdict, measured, {"train_change": 0.0},
                    {"train_change": TRAIN_TOLERANCE, "control_change": f"> {CONTROL_FLOOR:g}"}, str(path), summary,
-                   {"networks": rows})
+                   {"networks": rows},
+                   trained=Trained.total(Trained.of([q for q in rows if q["h"] == h], f"h = {h}, ") for h in sizes["hs"]))

@@ -21,7 +21,7 @@ import numpy as np
 from ...numerics import network as N
 from ...numerics.simulator import SimulationConfig, build_datasets, simulate
 from ...numerics.stats import finite_mean
-from ..claim import Outcome, claim, combine, seed_verdict
+from ..claim import Outcome, Trained, claim, combine, seed_verdict
 from ..measures import (SHELL, activations, ball_spread, cutting, directions, mean_resultant_length,
                         median_displacement, nn_angle_ratio, participation_ratio, pattern_groups, points,
                         radial_spread, rayleigh_p, shell_fraction, z_clusters)
@@ -286,7 +286,7 @@ def outcome(ctx, sim: dict, sizes: dict) -> Outcome:
                  "cluster_tol_over_radius": CLUSTER_TOL, "shell_half_width": SHELL}
     return Outcome(verdict, measured, predicted, tolerance, str(path), summary,
                    {"sizes": sizes, "radius": sim["radius"], "wall_s": sim["wall"], "per_seed": ev["stats"],
-                    "feature_trajectory": ev["trajectory"]})
+                    "feature_trajectory": ev["trajectory"]}, trained=Trained.of(sim["networks"]))
 
 
 def _summary(sizes, sim, ev, measured, mean, unconverged) -> str:

@@ -31,7 +31,7 @@ from ...numerics.kernels.kernel_pca import kernel_pca
 from ...numerics.kernels.ntk import compressed_ntk_parts, empirical_ntk
 from ...numerics.simulator import SimulationConfig, build_datasets, simulate
 from ...numerics.stats import mean_interval, power_law_fit
-from ..claim import Outcome, claim, combine, verdict_interval
+from ..claim import Outcome, Trained, claim, combine, verdict_interval
 from ..plotting import figure
 from ...theory.errors import LazyrichError
 
@@ -292,4 +292,5 @@ def stripe_compression(ctx) -> Outcome:
                    {"ratio_exponent": "> 0", "distance_end_over_init": "< 1", "label_weight_gain": "> 0",
                     "mi_top_gain": "> 0", "svc_minus_network": f"<= {SVC_TOLERANCE}"},
                    {"level": LEVEL, "svc_minus_network": SVC_TOLERANCE, "rank": RANK}, str(path), summary,
-                   {"sizes": dict(sizes), "alpha": ALPHA, "loss": LOSS, "d": D})
+                   {"sizes": dict(sizes), "alpha": ALPHA, "loss": LOSS, "d": D},
+                   trained=Trained.total(Trained.of(r["result"].networks(), f"p = {r['p']}, ") for r in runs))
