@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_filippov import _problem  # noqa: E402
+from test_neuron_events import assert_holds  # noqa: E402
 
 
 def _one(x):
@@ -60,16 +61,9 @@ def test_held_pairs_of_a_smooth_loss_stay_on_their_surface_within_signed_weights
         if not bool(accept[0]):
             continue
         accepted += 1
-        held = state.held[0]
-        if bool(held.any()):
+        if bool(state.held[0].any()):
             seen += 1
-            u = state.pre(state.V)[0]
-            width = state.V[0].norm(dim=-1)[None, :] * state.xnorm[:, None]
-            assert float((u[held].abs() / width.expand_as(u)[held]).max()) <= 1e-9
-            G = (tr["g"] * state.y)[0][held.nonzero()[:, 0]]
-            gam = state.gam[0][held]
-            assert bool((gam >= torch.minimum(G, torch.zeros_like(G)) - 1e-12).all())
-            assert bool((gam <= torch.maximum(G, torch.zeros_like(G)) + 1e-12).all())
+            assert_holds(state, (tr["g"] * state.y)[0])
     Q1 = state.beta ** 2 - (state.V ** 2).sum(-1)
     assert float(((Q1 - Q0).abs() / scale0).max()) <= 1e-9
     assert seen > 0  # the runs do hold pairs (else this test checks nothing)
