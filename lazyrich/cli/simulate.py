@@ -30,7 +30,7 @@ def cmd_simulate(args):
         dtype=args.dtype, t_max=args.t_max, checkpoints=args.checkpoints, max_steps=args.max_steps,
         max_wall=args.max_wall, tol_output=args.tol_output, tol_angle=args.tol_angle,
         track_neurons=args.track_neurons, ntk=args.ntk, test_file=args.test, fix_orientation=args.fix_orientation,
-        integrator=args.integrator, **imbalance_settings(args))
+        integrator=args.integrator, tol_local=args.tol_local, **imbalance_settings(args))
     try:
         result = simulate(cfg, out=args.out, resume=args.resume, progress=None if not args.json else False)
     except KeyboardInterrupt:
@@ -70,6 +70,9 @@ def add_parsers(sub):
     p.add_argument("--max-wall", type=positive_float, help="wall-clock limit in seconds")
     add_integrator_argument(p)
     p.add_argument("--tol-output", type=float, default=0.02, help="largest change of F = alpha (f - f0) per step")
+    p.add_argument("--tol-local", type=float, default=1e-7,
+                   help="filippov, smooth losses: local error of a step in every F = alpha (f - f0) (the hinge's steps "
+                        "are exact)")
     p.add_argument("--tol-angle", type=float, default=0.05, help="largest 1 - cos between successive velocities")
     p.add_argument("--track-neurons", type=count(0), default=64, help="neurons whose z and patterns are saved")
     p.add_argument("--ntk", action="store_true", help="record the empirical NTK on the training set")

@@ -16,7 +16,8 @@ STOP_REASONS = ("margins", "loss", "time", "steps", "wall", "diverged")
 
 # settings added after runs were stored: at these values they are left out of a run's identity
 # (runs saved before the integrator could be chosen were all euler runs)
-KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None, "integrator": "euler"}
+KNOB_DEFAULTS = {"lr_first": 1.0, "lr_second": 1.0, "init_scale": None, "imbalance": None, "integrator": "euler",
+                 "tol_local": 1e-7}
 INTEGRATORS = ("filippov", "euler", "euler-rollback")
 
 
@@ -68,6 +69,9 @@ class SimulationConfig:
     # euler: the kink controller with tol_output, tol_angle, dt_min and grow, which stops at margins >= 1 - tol_output;
     # euler-rollback: feature_lazy's rule
     integrator: str = "filippov"
+    # filippov, smooth losses (soft and quadratic hinge, MSE, logistic): the local error of a step in every margin
+    # F = alpha (f - f0), estimated to third order (smooth_step.py); the hinge's steps are exact and ignore it
+    tol_local: float = 1e-7
 
     def __post_init__(self):
         self.alphas = tuple(float(a) for a in np.atleast_1d(self.alphas))
@@ -101,7 +105,7 @@ class SimulationConfig:
             raise SimulationError(f"dtype must be float64 or float32, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise SimulationError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("t_max", "t_first", "tol_output", "tol_angle", "dt_min"):
+        for name in ("t_max", "t_first", "tol_output", "tol_angle", "dt_min", "tol_local"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise SimulationError(f"{name} must be finite and positive, got {v}")

@@ -136,7 +136,7 @@ class FilippovStepper(_Stepper):
 
 def make_stepper(cfg, X, y, alpha, f0, theta: N.Params) -> _Stepper:
     if cfg.integrator == "filippov":
-        return FilippovStepper(cfg, X, y, alpha, f0, theta)
+        return FilippovStepper(cfg, X, y, alpha, f0, theta, Filippov(tol_local=cfg.tol_local))
     return EulerStepper(cfg, X, y, alpha, f0, theta, rollback=cfg.integrator == "euler-rollback")
 
 
