@@ -9,9 +9,9 @@ them on their surfaces exactly (Newton on the step's constant multipliers, so th
 u_{mu n} = 0 at its end), and the drift of the multipliers from step to step controls the step.
 For the hinge, a pair crossing moves only its own neuron on (neuron_events.py: every neuron goes through
 its own crossings within the step) unless it is coupled to a sliding margin, whose multiplier then jumps.
-Smooth losses (soft hinge, quadratic hinge, MSE, logistic) take the exponential midpoint step (the loss
-weights of the half step, frozen), every neuron through its own crossings and holds under them, with the
-step under Simpson's weights as the estimate of its error (third order).
+Smooth losses (soft hinge, quadratic hinge, MSE, logistic) step with their loss weights frozen at Simpson's
+combination of the start, the predicted midpoint and the midpoint step's end (smooth_step.py), every neuron
+through its own crossings and holds under them; the difference to the midpoint step is the error (third order).
 Every step is a hyperbolic rotation of each neuron, so Q_n = eta_1 beta_n^2 - eta_2 |(omega_n, b_n)|^2 is
 conserved to rounding. Networks of a stack step together, each with its own step and events.
 """
@@ -26,7 +26,7 @@ from .. import network as N
 from .hold_newton import Secant, newton_again
 from .neuron_events import advance_neurons, hinge_pair_weights
 from .neuron_flow import advance, bracketed_root, first_crossing, pair_terms
-from .smooth_step import midpoint_trial
+from .smooth_step import smooth_trial
 from .sliding import Multipliers, gram, project, solve_qp, tangent_features
 
 UNSATISFIED, ON_MARGIN, SATISFIED = 0, 1, 2
@@ -328,7 +328,7 @@ class FilippovState:
         """The step of every live network over tau (E,), multipliers held on their surfaces."""
         start = self.step_start() if start is None else start
         if self.neuron_events:
-            return self._trial_neurons(tau, start) if self.hinge else midpoint_trial(self, tau, start)
+            return self._trial_neurons(tau, start) if self.hinge else smooth_trial(self, tau, start)
         V, beta, lr = self.V, self.beta, self.lr
         u0, m0 = start["u0"], start["m0"]
         g = err = None

@@ -30,8 +30,8 @@ def _substeps(state, tau: float, n: int):
 @pytest.mark.parametrize("loss", ["mse", "logistic", "quadratic-hinge"])
 def test_step_error_is_third_order_and_its_estimate_measures_it(loss):
     """p = 16, h = 8, alpha = 1: the one-step error of the margins against 128 substeps falls 8x per halving of
-    tau (the exponential midpoint is second order), and the estimate (err ratio^3 tol_local: twice the difference
-    to the step under Simpson's weights) is that error within 30 % (measured 0.93 - 0.97 of it)."""
+    tau (the step is second order), and the estimate (err ratio^3 tol_local: the difference between the step, under
+    Simpson's weights, and the midpoint step) is that error within 30 % (measured 0.87 - 0.97 of it)."""
     state, _ = _problem(16, 8, 1.0, loss=loss, d=5, seed=2)
     true, est = [], []
     for tau in (0.04, 0.02):
@@ -97,9 +97,9 @@ def test_a_nan_step_is_an_error_not_a_stall(monkeypatch):
 
 def test_tol_local_trades_steps_for_accuracy_from_the_config_and_the_command_line(tmp_path, capsys):
     """SimulationConfig.tol_local (--tol-local) sets the smooth steps' tolerance: MSE, p = 24, h = 16, alpha = 1,
-    t = 5: 100x looser takes fewer steps (measured 56, 230 and 954 steps at 1e-5, 1e-7 and 1e-9: the cube root of
+    t = 5: 100x looser takes fewer steps (measured 46, 184 and 766 steps at 1e-5, 1e-7 and 1e-9: the cube root of
     the tolerance) and lands farther from a 100x tighter run, within 20 times its tolerance in the final loss
-    (measured 1.2); a tolerance that is not a positive number is refused in one line, exit 2."""
+    (measured 1.3); a tolerance that is not a positive number is refused in one line, exit 2."""
     from lazyrich.cli import main
     from lazyrich.numerics.simulator import SimulationConfig, SimulationError, simulate
 
