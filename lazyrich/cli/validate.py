@@ -11,9 +11,8 @@ def cmd_validate(args):
     from pathlib import Path
 
     from ..numerics.network import resolve_device
-    from ..validation.claim import Context
+    from ..validation.claim import Context, trained_total
     from ..validation.runner import run_claims
-    from ..validation.claim import trained_total
     from ..validation.report import trained_line, write_notes, write_report
 
     if args.list:

@@ -9,14 +9,15 @@ G = g y frozen every neuron goes through its own crossings and holds within the 
 3. Simpson's weights (g0 + 4 g~ + g1)/6: the step taken, with |m3 - m2| as its error.
 
 Why |m3 - m2| is the local error of pass 3. With K the tangent kernel (frozen over the step) the flow is
-m(tau) = m0 + tau K (g0 + 4 g(m(tau/2)) + g(m(tau)))/6 + O(tau^5) (Simpson's rule). Write D = tau K (g~ - g(m(tau/2)))
-for the error of the predicted midpoint (order tau^3) and Q = tau^3 K g''/24 for the midpoint rule's quadrature
-error. Then m2 - m(tau) = D - Q, m3 - m(tau) = 2D/3 + O(tau^4) and m3 - m2 = Q - D/3. For the linear flow
-m' = k (1 - m) (MSE with a constant kernel) D = -k^3 tau^3 g0/8 and Q = k^3 tau^3 g0/24: pass 3 is off by
--k^3 tau^3 g0/12, pass 2 by twice that, and |m3 - m2| = k^3 tau^3 g0/12, pass 3's error exactly at leading
-order. Measured on the nonlinear flows (p = 16, h = 8, alpha = 1, tau = 0.08 ... 0.01, one step against 256
-substeps): pass 3's error is 1.03 - 1.07 |m3 - m2| for MSE and the quadratic hinge, 1.15 for the logistic loss,
-both falling as tau^3 (tests/numerics/simulator/test_smooth_step.py). The error ratio is (|m3 - m2| / tol_local)^(1/3).
+m(tau) = m0 + tau K (g0 + 4 g(m(tau/2)) + g(m(tau)))/6 + O(tau^5) (Simpson's rule). Write
+D = tau K (g~ - g(m(tau/2))) for the error of the predicted midpoint (order tau^3) and Q = tau^3 K g''/24 for the
+midpoint rule's quadrature error. Then m2 - m(tau) = D - Q, m3 - m(tau) = 2D/3 + O(tau^4) and
+m3 - m2 = Q - D/3. For the linear flow m' = k (1 - m) (MSE with a constant kernel) D = -k^3 tau^3 g0/8 and
+Q = k^3 tau^3 g0/24: pass 3 is off by -k^3 tau^3 g0/12, pass 2 by twice that, and |m3 - m2| = k^3 tau^3 g0/12,
+pass 3's error exactly at leading order. Measured on the nonlinear flows (p = 16, h = 8, alpha = 1,
+tau = 0.08 ... 0.01, one step against 256 substeps): pass 3's error is 1.03 - 1.07 |m3 - m2| for MSE and the
+quadratic hinge, 1.15 for the logistic loss, both falling as tau^3 (tests/numerics/simulator/test_smooth_step.py).
+The error ratio is (|m3 - m2| / tol_local)^(1/3).
 
 The pairs' weights are decided by their neurons under each pass's G, so no multiplier is carried from step to
 step and none drifts. The network-wide path (Filippov.per_neuron False) holds them by Newton on multipliers
@@ -46,10 +47,10 @@ def smooth_trial(st, tau, start: dict) -> dict:
     g0 = st.g_smooth(m0)
     first = run(g0)
     Vh, bh = first.segs.at(torch.arange(E, device=tau.device), tau / 2, st.lr)
-    g = st.g_smooth(st.margins(Vh, bh, side=first.side))
-    mid = run(g)
+    g_mid = st.g_smooth(st.margins(Vh, bh, side=first.side))
+    mid = run(g_mid)
     m2 = st.margins(mid.V, mid.beta, side=mid.side)
-    G = (g0 + 4 * g + st.g_smooth(m2)) / 6  # Simpson's weights: the step (see the module's docstring)
+    G = (g0 + 4 * g_mid + st.g_smooth(m2)) / 6  # Simpson's weights: the step (see the module's docstring)
     ns = run(G)
     u3 = st.pre(ns.V)
     m3 = st.margins(ns.V, ns.beta, u3, side=ns.side)

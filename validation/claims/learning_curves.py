@@ -110,9 +110,14 @@ def _curve(ctx, data: str, sizes) -> dict:
 
 def _trained(results: dict) -> Trained:
     """The trained networks of every (data, method) (the kernel methods train none), as Trained."""
-    return Trained.total(Trained.of(rows, f"{name}/{m} p = {p}, ") for name, res in results.items() for m in TRAINED
-                         for p in sorted({r["p"] for r in res["records"]})
-                         for rows in [[r for r in res["records"] if r["method"] == m and r["p"] == p]] if rows)
+    parts = []
+    for name, res in results.items():
+        for m in TRAINED:
+            for p in sorted({r["p"] for r in res["records"]}):
+                rows = [r for r in res["records"] if r["method"] == m and r["p"] == p]
+                if rows:
+                    parts.append(Trained.of(rows, f"{name}/{m} p = {p}, "))
+    return Trained.total(parts)
 
 
 def _converged(result, method: str) -> float:
