@@ -107,19 +107,50 @@ def test_stripe_compression_outcome(ctx, monkeypatch):
 
 def test_learning_curves_outcome_and_resume(ctx, monkeypatch):
     monkeypatch.setattr(LC, "QUICK", {"d": 3, "ps": (12, 24), "seeds": 2, "h": 16, "ptest": 200, "t_max": 20.0,
-                                      "max_steps": 150, "tol_output": 0.5, "max_wall": None, "bootstrap": 50})
+                                      "max_steps": 150, "tol_output": 0.5, "max_wall": None, "bootstrap": 50,
+                                      "alpha_lazy": 1e3, "alpha_feature": 0.1})
     res = Rn.run_claims(["learning-curves"], ctx)[0]
     check_outcome(res, "learning-curves", ctx)
     m = res.measured
     assert set(m["stripe"]) == {"knn", "svc-ntk", "lazy", "feature"}
     assert set(m["sphere"]) == {"knn", "svc-ntk", "lazy", "feature", "feature-fixed"}
     assert m["p_star_where"] in ("inside", "above", "below")
+    # the alpha-limit check: both regimes at the largest p, alpha 10x further in
+    assert m["alpha_limit"]["feature"]["alpha"] == [0.1, 0.01] and m["alpha_limit"]["lazy"]["alpha"] == [1e3, 1e4]
+    assert all(v["p"] == 24 and v["verdict"] in ("stopped", "moving", "undecided") for v in m["alpha_limit"].values())
+    assert res.trained.networks == 2 * 2 * 2 + 2 * 3 * 2 + 2 * 2  # stripe, sphere (with fixed), the shifted pair
     from lazyrich.sweep import results
 
     store = ctx.report_dir / "learning-curves" / "sphere" / "quick"
     assert len(results(store, kind="learning-curve")) == 2 * 2 * 5
+    shifted = ctx.report_dir / "learning-curves" / "stripe-alpha-x10" / "quick"
+    assert len(results(shifted, kind="learning-curve")) == 2 * 2
     again = Rn.run_claims(["learning-curves"], ctx)[0]  # every cell is read back, none recomputed
     assert again.measured["sphere"] == m["sphere"] and again.seconds < res.seconds
+    assert again.measured["alpha_limit"] == m["alpha_limit"]
+
+
+@pytest.mark.parametrize("shift,verdict", [(0.0, "stopped"), (0.05, "moving"), (-0.05, "moving"),
+                                           (None, "undecided")])
+def test_alpha_limit_says_stopped_moving_or_undecided(shift, verdict):
+    """alpha_limit pairs the shifted runs' test errors with the base runs' by seed: a change whose 95 % interval lies
+    within +-0.01 has stopped, one entirely beyond it is moving, one that straddles it is undecided."""
+    seeds = [0, 1, 2, 3]
+    base_err = [0.20, 0.22, 0.18, 0.21]
+    noise = [0.001, -0.002, 0.0015, -0.0005] if shift is not None else [0.03, -0.03, 0.02, -0.025]
+    change = [(shift or 0.0) + n for n in noise]
+
+    def result(errs, a_lazy, a_feature):
+        return {"config": {"alpha_lazy": a_lazy, "alpha_feature": a_feature},
+                "records": [{"method": m, "p": 64, "seed": s, "test_error": e} for m in ("lazy", "feature")
+                            for s, e in zip(seeds, errs)]}
+
+    out = LC.alpha_limit(result(base_err, 1e3, 0.1), result([b + c for b, c in zip(base_err, change)], 1e4, 0.01),
+                         64, seeds)
+    assert out["feature"]["alpha"] == [0.1, 0.01] and out["lazy"]["alpha"] == [1e3, 1e4]
+    for v in out.values():
+        assert v["verdict"] == verdict and v["stopped"] == (verdict == "stopped")
+        assert abs(v["change"] - sum(change) / 4) < 1e-12
 
 
 def test_claims_refuse_too_few_seeds(ctx, monkeypatch):

@@ -41,8 +41,11 @@ from ..claim import Outcome, Trained, claim, combine, verdict_interval
 from ..plotting import figure
 from ...theory.errors import LazyrichError
 
-ALPHA_LAZY, ALPHA_FEATURE = 1e3, 0.1
 LOSS = "hinge"
+# the alpha-limit check: at the largest p the stripe model's networks again, feature at alpha / SHIFT and lazy at
+# alpha * SHIFT (the same training sets and initialisations); a regime is a limit when the paired change of the test
+# error has its 95 % interval within +-LIMIT_TOLERANCE (issue 17)
+SHIFT, LIMIT_TOLERANCE = 10.0, 0.01
 LEVEL = 0.95
 TRAINED = ("lazy", "feature", "feature-fixed")  # the methods that train a network
 METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
@@ -51,10 +54,12 @@ METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
 # quick: a step limit (deterministic, unlike a wall-clock one) caps the slow hinge tails; with
 # tol_output 0.5 a network stops at margins >= 0.5 (stripe, p = 256: the test errors at the stop agree
 # with tol_output 0.2 within 0.002, measured, with a half to a third of the steps)
+# (full sizes: the feature regime at alpha <= 1e-3 and the lazy one at >= 1e3, issue 17; quick sizes stay milder)
 QUICK = {"d": 5, "ps": (16, 32, 64, 128), "seeds": 3, "h": 128, "ptest": 2000, "t_max": 2000.0, "max_steps": 1200,
-         "tol_output": 0.5, "max_wall": None, "bootstrap": 1000}
+         "tol_output": 0.5, "max_wall": None, "bootstrap": 1000, "alpha_lazy": 1e3, "alpha_feature": 0.1}
 FULL = {"d": 5, "ps": (64, 128, 256, 512, 1024), "seeds": 6, "h": 1024, "ptest": 10000, "t_max": 1e4,
-        "max_steps": 20000, "tol_output": 0.2, "max_wall": 1200.0, "bootstrap": 2000}
+        "max_steps": 20000, "tol_output": 0.2, "max_wall": 1200.0, "bootstrap": 2000, "alpha_lazy": 1e3,
+        "alpha_feature": 1e-3}
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -98,14 +103,36 @@ def crossover(ps, gap) -> dict:
 
 
 # ------------------------------------------------------------------------------------ runs
-def _curve(ctx, data: str, sizes) -> dict:
+def _curve(ctx, data: str, sizes, shift: float = 1.0) -> dict:
+    """The learning curves of ``data`` (every method, every p); shift != 1: the networks alone at the largest p,
+    feature at alpha / shift and lazy at alpha * shift, in a store of their own."""
+    methods, ps, store = METHODS[data], tuple(sizes["ps"]), f"learning-curves/{data}"
+    if shift != 1.0:
+        methods, ps, store = ("lazy", "feature"), ps[-1:], f"{store}-alpha-x{shift:g}"
     cfg = LearningCurveConfig(
-        data=data, d=sizes["d"], ps=tuple(sizes["ps"]), ptest=sizes["ptest"],
-        seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=METHODS[data], h=sizes["h"],
-        alpha_lazy=ALPHA_LAZY, alpha_feature=ALPHA_FEATURE, loss=LOSS, t_max=sizes["t_max"],
-        max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
+        data=data, d=sizes["d"], ps=ps, ptest=sizes["ptest"],
+        seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=methods, h=sizes["h"],
+        alpha_lazy=sizes["alpha_lazy"] * shift, alpha_feature=sizes["alpha_feature"] / shift, loss=LOSS,
+        t_max=sizes["t_max"], max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
         extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]}, **ctx.training())
-    return learning_curve(cfg, out=ctx.store(f"learning-curves/{data}"), progress=False, workers=ctx.workers)
+    return learning_curve(cfg, out=ctx.store(store), progress=False, workers=ctx.workers)
+
+
+def alpha_limit(base: dict, shifted: dict, p: int, seeds) -> dict:
+    """Per regime, the paired change of the test error at size p when alpha moves SHIFT x further into it (records
+    of the base and the shifted runs, one per seed, the same training set and initialisation): mean, 95 % interval,
+    and what it says: "stopped" (the interval within +-LIMIT_TOLERANCE: the regime has stopped moving with alpha),
+    "moving" (the interval entirely beyond it) or "undecided" (it straddles the tolerance: more seeds decide)."""
+    out = {}
+    for m in ("feature", "lazy"):
+        change = error_table(shifted["records"], m, [p], seeds)[0] - error_table(base["records"], m, [p], seeds)[0]
+        mean, lo, hi = mean_interval(change)
+        stopped = -LIMIT_TOLERANCE <= lo and hi <= LIMIT_TOLERANCE
+        moving = lo > LIMIT_TOLERANCE or hi < -LIMIT_TOLERANCE
+        out[m] = {"alpha": [res["config"][f"alpha_{m}"] for res in (base, shifted)], "p": p, "change": mean,
+                  "change_ci": [lo, hi], "stopped": stopped,
+                  "verdict": "stopped" if stopped else "moving" if moving else "undecided"}
+    return out
 
 
 def _trained(results: dict) -> Trained:
@@ -226,19 +253,22 @@ def learning_curves(ctx) -> Outcome:
         raise LazyrichError(f"learning-curves needs at least 2 seeds and 2 sizes p, got {sizes}")
     seeds = [ctx.seed + s for s in range(sizes["seeds"])]
     stripe, sphere = _curve(ctx, "stripe", sizes), _curve(ctx, "sphere", sizes)
+    shifted = _curve(ctx, "stripe", sizes, SHIFT)
+    limit = alpha_limit(stripe, shifted, sizes["ps"][-1], seeds)
     (va, a), (vb, b), (vc, c) = _part_a(stripe, sizes, seeds), _part_b(sphere, sizes, seeds), \
         _part_c(sphere, sizes, seeds)
     converged = {f"{name}/{m}": _converged(res, m) for name, res in (("stripe", stripe), ("sphere", sphere))
                  for m in ("lazy", "feature", "feature-fixed") if m in METHODS[name]}
     measured = {"ps": list(sizes["ps"]), "stripe": _betas(stripe), "sphere": _betas(sphere), **a, **b, **c,
                 "p_star_from_fits": crossover_from_fits(sphere["fits"]["feature"], sphere["fits"]["lazy"]),
-                "converged_fraction": converged, "part_verdicts": {"A": va, "B": vb, "C": vc}}
+                "converged_fraction": converged, "part_verdicts": {"A": va, "B": vb, "C": vc}, "alpha_limit": limit}
     path = ctx.figure("learning-curves")
     _figure(path, stripe, sphere, b, c, sizes["ps"])
     beta = lambda res, m: res["fits"][m]["beta"]  # noqa: E731
     not_conv = [k for k, v in converged.items() if v < 1]
     summary = (
-        f"d = {sizes['d']}, h = {sizes['h']}, alpha lazy {ALPHA_LAZY:g} / feature {ALPHA_FEATURE:g}, hinge, "
+        f"d = {sizes['d']}, h = {sizes['h']}, alpha lazy {sizes['alpha_lazy']:g} / feature {sizes['alpha_feature']:g}, "
+        f"hinge, "
         f"p = {list(sizes['ps'])}, {sizes['seeds']} seeds. (A) {va}: stripe beta feature "
         f"{_num(beta(stripe, 'feature'))}, "
         f"lazy {_num(beta(stripe, 'lazy'))}, svc-ntk {_num(beta(stripe, 'svc-ntk'))}, knn {_num(beta(stripe, 'knn'))}; "
@@ -247,15 +277,21 @@ def learning_curves(ctx) -> Outcome:
         f"{_p_star_text(b)}; pooled below p* {b['feature_minus_lazy_below_p_star']:.3f} "
         f"{_ci(b['feature_minus_lazy_below_p_star_ci'])}; the fitted power laws meet at p = "
         f"{_num(measured['p_star_from_fits'], '.3g')}. (C) {vc}: fixed - free orientation {c['fixed_minus_free']:.3f} "
-        f"{_ci(c['fixed_minus_free_ci'])}. "
+        f"{_ci(c['fixed_minus_free_ci'])}. {_limit_text(limit)} "
         + (f"Not all networks converged (fraction reaching their margins: "
            f"{', '.join(f'{k} {converged[k]:.2f}' for k in not_conv)})." if not_conv else "All networks converged."))
     return Outcome(combine([va, vb, vc]), measured,
                    {"beta_feature_minus_lazy": "> 0 (stripe)", "feature_minus_lazy": "> 0 below p* (sphere)",
                     "fixed_minus_free": "< 0 (sphere)"},
                    {"level": LEVEL}, str(path), summary,
-                   {"sizes": dict(sizes), "alpha_lazy": ALPHA_LAZY, "alpha_feature": ALPHA_FEATURE, "loss": LOSS},
-                   trained=_trained({"stripe": stripe, "sphere": sphere}))
+                   {"sizes": dict(sizes), "loss": LOSS},
+                   trained=_trained({"stripe": stripe, "sphere": sphere, f"stripe alpha x{SHIFT:g}": shifted}))
+
+
+def _limit_text(limit: dict) -> str:
+    parts = [f"{m} alpha {v['alpha'][0]:g} -> {v['alpha'][1]:g} changes the test error by {v['change']:+.4f} "
+             f"{_ci(v['change_ci'])} ({v['verdict']}, tolerance +-{LIMIT_TOLERANCE:g})" for m, v in limit.items()]
+    return f"Alpha limit (stripe, p = {next(iter(limit.values()))['p']}): " + "; ".join(parts) + "."
 
 
 def _num(v, fmt: str = ".2f") -> str:
