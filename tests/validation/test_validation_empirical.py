@@ -115,25 +115,27 @@ def test_learning_curves_outcome_and_resume(ctx, monkeypatch):
     assert set(m["stripe"]) == {"knn", "svc-ntk", "lazy", "feature"}
     assert set(m["sphere"]) == {"knn", "svc-ntk", "lazy", "feature", "feature-fixed"}
     assert m["p_star_where"] in ("inside", "above", "below")
-    # the alpha-limit check: both regimes at the largest p, alpha 10x further in
-    assert m["alpha_limit"]["feature"]["alpha"] == [0.1, 0.01] and m["alpha_limit"]["lazy"]["alpha"] == [1e3, 1e4]
-    assert all(v["p"] == 24 and v["verdict"] in ("stopped", "moving", "undecided") for v in m["alpha_limit"].values())
-    assert res.trained.networks == 2 * 2 * 2 + 2 * 3 * 2 + 2 * 2  # stripe, sphere (with fixed), the shifted pair
+    # the limit checks at the largest p: both regimes with alpha 10x further in, and at twice the width
+    assert m["alpha_limit"]["feature"]["values"] == [0.1, 0.01] and m["alpha_limit"]["lazy"]["values"] == [1e3, 1e4]
+    assert m["width_limit"]["feature"]["values"] == [16, 32] and m["width_limit"]["lazy"]["values"] == [16, 32]
+    assert all(v["p"] == 24 and v["verdict"] in ("stopped", "moving", "undecided")
+               for check in ("alpha_limit", "width_limit") for v in m[check].values())
+    assert res.trained.networks == 2 * 2 * 2 + 2 * 3 * 2 + 2 * 2 * 2  # stripe, sphere (with fixed), the two checks
     from lazyrich.sweep import results
 
     store = ctx.report_dir / "learning-curves" / "sphere" / "quick"
     assert len(results(store, kind="learning-curve")) == 2 * 2 * 5
-    shifted = ctx.report_dir / "learning-curves" / "stripe-alpha-x10" / "quick"
-    assert len(results(shifted, kind="learning-curve")) == 2 * 2
+    for name in ("alpha", "width"):
+        assert len(results(ctx.report_dir / "learning-curves" / f"stripe-{name}" / "quick", kind="learning-curve")) == 4
     again = Rn.run_claims(["learning-curves"], ctx)[0]  # every cell is read back, none recomputed
     assert again.measured["sphere"] == m["sphere"] and again.seconds < res.seconds
-    assert again.measured["alpha_limit"] == m["alpha_limit"]
+    assert again.measured["alpha_limit"] == m["alpha_limit"] and again.measured["width_limit"] == m["width_limit"]
 
 
 @pytest.mark.parametrize("shift,verdict", [(0.0, "stopped"), (0.05, "moving"), (-0.05, "moving"),
                                            (None, "undecided")])
-def test_alpha_limit_says_stopped_moving_or_undecided(shift, verdict):
-    """alpha_limit pairs the shifted runs' test errors with the base runs' by seed: a change whose 95 % interval lies
+def test_limit_check_says_stopped_moving_or_undecided(shift, verdict):
+    """limit_check pairs the other runs' test errors with the base runs' by seed: a change whose 95 % interval lies
     within +-0.01 has stopped, one entirely beyond it is moving, one that straddles it is undecided."""
     seeds = [0, 1, 2, 3]
     base_err = [0.20, 0.22, 0.18, 0.21]
@@ -145,9 +147,9 @@ def test_alpha_limit_says_stopped_moving_or_undecided(shift, verdict):
                 "records": [{"method": m, "p": 64, "seed": s, "test_error": e} for m in ("lazy", "feature")
                             for s, e in zip(seeds, errs)]}
 
-    out = LC.alpha_limit(result(base_err, 1e3, 0.1), result([b + c for b, c in zip(base_err, change)], 1e4, 0.01),
-                         64, seeds)
-    assert out["feature"]["alpha"] == [0.1, 0.01] and out["lazy"]["alpha"] == [1e3, 1e4]
+    out = LC.limit_check(result(base_err, 1e3, 0.1), result([b + c for b, c in zip(base_err, change)], 1e4, 0.01),
+                         64, seeds, LC.VARIANTS["alpha"][1])
+    assert out["feature"]["values"] == [0.1, 0.01] and out["lazy"]["values"] == [1e3, 1e4]
     for v in out.values():
         assert v["verdict"] == verdict and v["stopped"] == (verdict == "stopped")
         assert abs(v["change"] - sum(change) / 4) < 1e-12

@@ -42,10 +42,15 @@ from ..plotting import figure
 from ...theory.errors import LazyrichError
 
 LOSS = "hinge"
-# the alpha-limit check: at the largest p the stripe model's networks again, feature at alpha / SHIFT and lazy at
-# alpha * SHIFT (the same training sets and initialisations); a regime is a limit when the paired change of the test
-# error has its 95 % interval within +-LIMIT_TOLERANCE (issue 17)
+# the limit checks (issue 17): at the largest p the stripe model's networks again, (alpha) feature at alpha / SHIFT
+# and lazy at alpha * SHIFT, (width) at 2h; the same training sets. A regime is a limit in alpha, and h is wide
+# enough, when the paired change of the test error has its 95 % interval within +-LIMIT_TOLERANCE
 SHIFT, LIMIT_TOLERANCE = 10.0, 0.01
+VARIANTS = {  # name: (the sizes changed, the config field that says what moved, per method)
+    "alpha": (lambda z: {**z, "alpha_lazy": z["alpha_lazy"] * SHIFT, "alpha_feature": z["alpha_feature"] / SHIFT},
+              lambda m: f"alpha_{m}"),
+    "width": (lambda z: {**z, "h": 2 * z["h"]}, lambda m: "h"),
+}
 LEVEL = 0.95
 TRAINED = ("lazy", "feature", "feature-fixed")  # the methods that train a network
 METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
@@ -103,33 +108,34 @@ def crossover(ps, gap) -> dict:
 
 
 # ------------------------------------------------------------------------------------ runs
-def _curve(ctx, data: str, sizes, shift: float = 1.0) -> dict:
-    """The learning curves of ``data`` (every method, every p); shift != 1: the networks alone at the largest p,
-    feature at alpha / shift and lazy at alpha * shift, in a store of their own."""
+def _curve(ctx, data: str, sizes, variant: str | None = None) -> dict:
+    """The learning curves of ``data`` (every method, every p); a VARIANTS name: the networks alone at the largest
+    p, with the variant's sizes, in a store of their own."""
     methods, ps, store = METHODS[data], tuple(sizes["ps"]), f"learning-curves/{data}"
-    if shift != 1.0:
-        methods, ps, store = ("lazy", "feature"), ps[-1:], f"{store}-alpha-x{shift:g}"
+    if variant is not None:
+        methods, ps, store, sizes = ("lazy", "feature"), ps[-1:], f"{store}-{variant}", VARIANTS[variant][0](sizes)
     cfg = LearningCurveConfig(
         data=data, d=sizes["d"], ps=ps, ptest=sizes["ptest"],
         seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=methods, h=sizes["h"],
-        alpha_lazy=sizes["alpha_lazy"] * shift, alpha_feature=sizes["alpha_feature"] / shift, loss=LOSS,
+        alpha_lazy=sizes["alpha_lazy"], alpha_feature=sizes["alpha_feature"], loss=LOSS,
         t_max=sizes["t_max"], max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
         extra={"tol_output": sizes["tol_output"], "max_steps": sizes["max_steps"]}, **ctx.training())
     return learning_curve(cfg, out=ctx.store(store), progress=False, workers=ctx.workers)
 
 
-def alpha_limit(base: dict, shifted: dict, p: int, seeds) -> dict:
-    """Per regime, the paired change of the test error at size p when alpha moves SHIFT x further into it (records
-    of the base and the shifted runs, one per seed, the same training set and initialisation): mean, 95 % interval,
-    and what it says: "stopped" (the interval within +-LIMIT_TOLERANCE: the regime has stopped moving with alpha),
-    "moving" (the interval entirely beyond it) or "undecided" (it straddles the tolerance: more seeds decide)."""
+def limit_check(base: dict, other: dict, p: int, seeds, field) -> dict:
+    """Per regime, the paired change of the test error at size p from the base runs to the other ones (records
+    of both, one per seed, the same training set): what moved (``field(method)``, a config field, before and after),
+    mean, 95 % interval, and what it says: "stopped" (the interval within +-LIMIT_TOLERANCE: the number no longer
+    depends on what moved), "moving" (the interval entirely beyond it) or "undecided" (it straddles the tolerance:
+    more seeds decide)."""
     out = {}
     for m in ("feature", "lazy"):
-        change = error_table(shifted["records"], m, [p], seeds)[0] - error_table(base["records"], m, [p], seeds)[0]
+        change = error_table(other["records"], m, [p], seeds)[0] - error_table(base["records"], m, [p], seeds)[0]
         mean, lo, hi = mean_interval(change)
         stopped = -LIMIT_TOLERANCE <= lo and hi <= LIMIT_TOLERANCE
         moving = lo > LIMIT_TOLERANCE or hi < -LIMIT_TOLERANCE
-        out[m] = {"alpha": [res["config"][f"alpha_{m}"] for res in (base, shifted)], "p": p, "change": mean,
+        out[m] = {"values": [res["config"][field(m)] for res in (base, other)], "p": p, "change": mean,
                   "change_ci": [lo, hi], "stopped": stopped,
                   "verdict": "stopped" if stopped else "moving" if moving else "undecided"}
     return out
@@ -253,15 +259,17 @@ def learning_curves(ctx) -> Outcome:
         raise LazyrichError(f"learning-curves needs at least 2 seeds and 2 sizes p, got {sizes}")
     seeds = [ctx.seed + s for s in range(sizes["seeds"])]
     stripe, sphere = _curve(ctx, "stripe", sizes), _curve(ctx, "sphere", sizes)
-    shifted = _curve(ctx, "stripe", sizes, SHIFT)
-    limit = alpha_limit(stripe, shifted, sizes["ps"][-1], seeds)
+    variants = {name: _curve(ctx, "stripe", sizes, name) for name in VARIANTS}
+    limits = {name: limit_check(stripe, res, sizes["ps"][-1], seeds, VARIANTS[name][1])
+              for name, res in variants.items()}
     (va, a), (vb, b), (vc, c) = _part_a(stripe, sizes, seeds), _part_b(sphere, sizes, seeds), \
         _part_c(sphere, sizes, seeds)
     converged = {f"{name}/{m}": _converged(res, m) for name, res in (("stripe", stripe), ("sphere", sphere))
                  for m in ("lazy", "feature", "feature-fixed") if m in METHODS[name]}
     measured = {"ps": list(sizes["ps"]), "stripe": _betas(stripe), "sphere": _betas(sphere), **a, **b, **c,
                 "p_star_from_fits": crossover_from_fits(sphere["fits"]["feature"], sphere["fits"]["lazy"]),
-                "converged_fraction": converged, "part_verdicts": {"A": va, "B": vb, "C": vc}, "alpha_limit": limit}
+                "converged_fraction": converged, "part_verdicts": {"A": va, "B": vb, "C": vc},
+                "alpha_limit": limits["alpha"], "width_limit": limits["width"]}
     path = ctx.figure("learning-curves")
     _figure(path, stripe, sphere, b, c, sizes["ps"])
     beta = lambda res, m: res["fits"][m]["beta"]  # noqa: E731
@@ -277,7 +285,7 @@ def learning_curves(ctx) -> Outcome:
         f"{_p_star_text(b)}; pooled below p* {b['feature_minus_lazy_below_p_star']:.3f} "
         f"{_ci(b['feature_minus_lazy_below_p_star_ci'])}; the fitted power laws meet at p = "
         f"{_num(measured['p_star_from_fits'], '.3g')}. (C) {vc}: fixed - free orientation {c['fixed_minus_free']:.3f} "
-        f"{_ci(c['fixed_minus_free_ci'])}. {_limit_text(limit)} "
+        f"{_ci(c['fixed_minus_free_ci'])}. {_limit_text(limits)} "
         + (f"Not all networks converged (fraction reaching their margins: "
            f"{', '.join(f'{k} {converged[k]:.2f}' for k in not_conv)})." if not_conv else "All networks converged."))
     return Outcome(combine([va, vb, vc]), measured,
@@ -285,13 +293,20 @@ def learning_curves(ctx) -> Outcome:
                     "fixed_minus_free": "< 0 (sphere)"},
                    {"level": LEVEL}, str(path), summary,
                    {"sizes": dict(sizes), "loss": LOSS},
-                   trained=_trained({"stripe": stripe, "sphere": sphere, f"stripe alpha x{SHIFT:g}": shifted}))
+                   trained=_trained({"stripe": stripe, "sphere": sphere,
+                                     **{f"stripe ({name} check)": res for name, res in variants.items()}}))
 
 
-def _limit_text(limit: dict) -> str:
-    parts = [f"{m} alpha {v['alpha'][0]:g} -> {v['alpha'][1]:g} changes the test error by {v['change']:+.4f} "
-             f"{_ci(v['change_ci'])} ({v['verdict']}, tolerance +-{LIMIT_TOLERANCE:g})" for m, v in limit.items()]
-    return f"Alpha limit (stripe, p = {next(iter(limit.values()))['p']}): " + "; ".join(parts) + "."
+def _limit_text(limits: dict) -> str:
+    """The limit checks in a sentence each."""
+    out = []
+    for name, limit in limits.items():
+        what = "alpha" if name == "alpha" else "h"
+        parts = [f"{m} {what} {v['values'][0]:g} -> {v['values'][1]:g} changes the test error by {v['change']:+.4f} "
+                 f"{_ci(v['change_ci'])} ({v['verdict']})" for m, v in limit.items()]
+        out.append(f"{name.capitalize()} limit (stripe, p = {next(iter(limit.values()))['p']}, tolerance "
+                   f"+-{LIMIT_TOLERANCE:g}): " + "; ".join(parts) + ".")
+    return " ".join(out)
 
 
 def _num(v, fmt: str = ".2f") -> str:
