@@ -173,3 +173,19 @@ def test_unbalanced_relu_measures_each_cell(tmp_path):
         assert r["S"][0] == 0 and 0 <= r["S_final"] <= 1 and 0 <= r["hamming"] <= 1
         assert np.isfinite(r["test_loss"]) and r["parameter_distance"] > 0
     assert (ctx.report_dir / "unbalanced-relu.png").stat().st_size > 1000
+
+
+def test_p_star_bootstrap_brackets_a_crossover_and_says_when_there_is_none():
+    """p_star_bootstrap resamples the seeds: on gaps that change sign between p = 64 and 128 for every seed the
+    crossover lies inside in every resample, and its interval within [64, 128] around the mean's p*; on gaps
+    positive at every p (lazy better throughout) it lies above the range in every resample and has no interval."""
+    ps = [16, 32, 64, 128, 256]
+    rng = np.random.default_rng(0)
+    base = np.array([0.04, 0.03, 0.01, -0.01, -0.03])[:, None]
+    gap = base + 0.002 * rng.standard_normal((5, 8))
+    out = LC.p_star_bootstrap(ps, gap, 500)
+    assert out["fractions"]["inside"] == 1.0
+    point = LC.crossover(ps, gap.mean(1))["p_star"]
+    assert 64 <= out["ci"][0] <= point <= out["ci"][1] <= 128
+    above = LC.p_star_bootstrap(ps, np.abs(gap) + 0.01, 200)
+    assert above["fractions"]["above"] == 1.0 and above["ci"] is None

@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from ...numerics.kernels.learning_cells import LearningCurveConfig
-from ...numerics.stats import mean_interval, power_law_difference
+from ...numerics.stats import mean_interval, percentile_interval, power_law_difference
 from ...studies.learning_curves import draw_learning_curves, learning_curve
 from ..claim import Outcome, Trained, claim, combine, verdict_interval
 from ..plotting import figure
@@ -59,12 +59,13 @@ METHODS = {"stripe": ("knn", "svc-ntk", "lazy", "feature"),
 # quick: a step limit (deterministic, unlike a wall-clock one) caps the slow hinge tails; with
 # tol_output 0.5 a network stops at margins >= 0.5 (stripe, p = 256: the test errors at the stop agree
 # with tol_output 0.2 within 0.002, measured, with a half to a third of the steps)
-# (full sizes: the feature regime at alpha <= 1e-3 and the lazy one at >= 1e3, issue 17; quick sizes stay milder)
+# (full sizes: the feature regime at alpha <= 1e-3 and the lazy one at >= 1e3, and the sphere model at d = 10, the
+# talk's figure, issue 17; quick sizes stay milder)
 QUICK = {"d": 5, "ps": (16, 32, 64, 128), "seeds": 3, "h": 128, "ptest": 2000, "t_max": 2000.0, "max_steps": 1200,
-         "tol_output": 0.5, "max_wall": None, "bootstrap": 1000, "alpha_lazy": 1e3, "alpha_feature": 0.1}
+         "tol_output": 0.5, "max_wall": None, "bootstrap": 1000, "alpha_lazy": 1e3, "alpha_feature": 0.1, "d_sphere": 5}
 FULL = {"d": 5, "ps": (64, 128, 256, 512, 1024), "seeds": 6, "h": 1024, "ptest": 10000, "t_max": 1e4,
         "max_steps": 20000, "tol_output": 0.2, "max_wall": 1200.0, "bootstrap": 2000, "alpha_lazy": 1e3,
-        "alpha_feature": 1e-3}
+        "alpha_feature": 1e-3, "d_sphere": 10}
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -107,6 +108,21 @@ def crossover(ps, gap) -> dict:
     return {"p_star": float(math.exp(x0 + frac * (x1 - x0))), "where": "inside"}
 
 
+def p_star_bootstrap(ps, gap, bootstrap: int, rng_seed: int = 0, level: float = LEVEL) -> dict:
+    """p* under a bootstrap over seeds: the columns of ``gap`` (len(ps), seeds) resampled with replacement, the
+    crossover of each resample's mean. Returns how often it lies inside the range, above or below it, and the
+    percentile interval of p* over the resamples where it lies inside (None when none does)."""
+    rng = np.random.default_rng(rng_seed)
+    gap = np.asarray(gap, dtype=np.float64)
+    where, inside = {"inside": 0, "above": 0, "below": 0}, []
+    for _ in range(bootstrap):
+        c = crossover(ps, gap[:, rng.integers(0, gap.shape[1], gap.shape[1])].mean(1))
+        where[c["where"]] += 1
+        if c["where"] == "inside":
+            inside.append(c["p_star"])
+    return {"fractions": {k: v / bootstrap for k, v in where.items()}, "ci": percentile_interval(inside, level)}
+
+
 # ------------------------------------------------------------------------------------ runs
 def _curve(ctx, data: str, sizes, variant: str | None = None) -> dict:
     """The learning curves of ``data`` (every method, every p); a VARIANTS name: the networks alone at the largest
@@ -114,8 +130,9 @@ def _curve(ctx, data: str, sizes, variant: str | None = None) -> dict:
     methods, ps, store = METHODS[data], tuple(sizes["ps"]), f"learning-curves/{data}"
     if variant is not None:
         methods, ps, store, sizes = ("lazy", "feature"), ps[-1:], f"{store}-{variant}", VARIANTS[variant][0](sizes)
+    d = sizes.get("d_sphere", sizes["d"]) if data == "sphere" else sizes["d"]
     cfg = LearningCurveConfig(
-        data=data, d=sizes["d"], ps=ps, ptest=sizes["ptest"],
+        data=data, d=d, ps=ps, ptest=sizes["ptest"],
         seeds=tuple(ctx.seed + s for s in range(sizes["seeds"])), methods=methods, h=sizes["h"],
         alpha_lazy=sizes["alpha_lazy"], alpha_feature=sizes["alpha_feature"], loss=LOSS,
         t_max=sizes["t_max"], max_wall=sizes["max_wall"], device=ctx.device, bootstrap=sizes["bootstrap"],
@@ -193,7 +210,8 @@ def _part_b(result, sizes, seeds) -> tuple[str, dict]:
     return verdict, {"feature_minus_lazy": gap.mean(1).tolist(),
                      "feature_minus_lazy_ci": [[lo_, hi_] for _, lo_, hi_ in intervals],
                      "feature_minus_lazy_below_p_star": mean, "feature_minus_lazy_below_p_star_ci": [lo, hi],
-                     "p_star": cross["p_star"], "p_star_where": cross["where"]}
+                     "p_star": cross["p_star"], "p_star_where": cross["where"],
+                     "p_star_bootstrap": p_star_bootstrap(ps, gap, sizes["bootstrap"])}
 
 
 def crossover_from_fits(fit_feature, fit_lazy) -> float | None:
@@ -242,10 +260,15 @@ def _figure(path, stripe, sphere, b_stats, c_stats, ps):
 
 # ------------------------------------------------------------------------------------ the claim
 def _p_star_text(b) -> str:
+    boot = b["p_star_bootstrap"]
+    share = ", ".join(f"{k} {v:.0%}" for k, v in boot["fractions"].items())
+    spread = f"; p* {_ci(boot['ci'], '.0f')} where inside" if boot["ci"] is not None else ""
     if b["p_star_where"] == "inside":
-        return f"p* = {b['p_star']:.0f}"
-    return "p* above the largest p (lazy better throughout)" if b["p_star_where"] == "above" else \
-        "no p with lazy better (p* below the range, if any)"
+        head = f"p* = {b['p_star']:.0f}"
+    else:
+        head = "p* above the largest p (lazy better throughout)" if b["p_star_where"] == "above" else \
+            "no p with lazy better (p* below the range, if any)"
+    return f"{head} (bootstrap over seeds: {share}{spread})"
 
 
 @claim("learning-curves", "empirical", """
@@ -275,9 +298,8 @@ def learning_curves(ctx) -> Outcome:
     beta = lambda res, m: res["fits"][m]["beta"]  # noqa: E731
     not_conv = [k for k, v in converged.items() if v < 1]
     summary = (
-        f"d = {sizes['d']}, h = {sizes['h']}, alpha lazy {sizes['alpha_lazy']:g} / feature {sizes['alpha_feature']:g}, "
-        f"hinge, "
-        f"p = {list(sizes['ps'])}, {sizes['seeds']} seeds. (A) {va}: stripe beta feature "
+        f"d = {sizes['d']} (sphere {sizes.get('d_sphere', sizes['d'])}), h = {sizes['h']}, alpha lazy "
+        f"{sizes['alpha_lazy']:g} / feature {sizes['alpha_feature']:g}, hinge, p = {list(sizes['ps'])}, {sizes['seeds']} seeds. (A) {va}: stripe beta feature "
         f"{_num(beta(stripe, 'feature'))}, "
         f"lazy {_num(beta(stripe, 'lazy'))}, svc-ntk {_num(beta(stripe, 'svc-ntk'))}, knn {_num(beta(stripe, 'knn'))}; "
         f"feature - lazy = {_num(a['beta_feature_minus_lazy'])} {_ci(a['beta_feature_minus_lazy_ci'])}. "
@@ -313,5 +335,5 @@ def _num(v, fmt: str = ".2f") -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
-def _ci(ci) -> str:
-    return "" if ci is None else f"[{ci[0]:.3g}, {ci[1]:.3g}]"
+def _ci(ci, fmt: str = ".3g") -> str:
+    return "" if ci is None else f"[{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
