@@ -299,7 +299,8 @@ def learning_curves(ctx) -> Outcome:
     not_conv = [k for k, v in converged.items() if v < 1]
     summary = (
         f"d = {sizes['d']} (sphere {sizes.get('d_sphere', sizes['d'])}), h = {sizes['h']}, alpha lazy "
-        f"{sizes['alpha_lazy']:g} / feature {sizes['alpha_feature']:g}, hinge, p = {list(sizes['ps'])}, {sizes['seeds']} seeds. (A) {va}: stripe beta feature "
+        f"{sizes['alpha_lazy']:g} / feature {sizes['alpha_feature']:g}, hinge, p = {list(sizes['ps'])}, "
+        f"{sizes['seeds']} seeds. (A) {va}: stripe beta feature "
         f"{_num(beta(stripe, 'feature'))}, "
         f"lazy {_num(beta(stripe, 'lazy'))}, svc-ntk {_num(beta(stripe, 'svc-ntk'))}, knn {_num(beta(stripe, 'knn'))}; "
         f"feature - lazy = {_num(a['beta_feature_minus_lazy'])} {_ci(a['beta_feature_minus_lazy_ci'])}. "
