@@ -96,7 +96,7 @@ def test_beta_difference_and_crossover():
 # ------------------------------------------------------------------------------------ the claims, tiny
 def test_stripe_compression_outcome(ctx, monkeypatch):
     monkeypatch.setattr(ST, "QUICK", {"ps": (24, 48), "h": 16, "seeds": 2, "t_max": 2.0, "tol_output": 0.5,
-                                      "ptest": 200, "max_wall": None})
+                                      "ptest": 200, "max_wall": None, "alpha": 0.1})
     res = Rn.run_claims(["stripe-compression"], ctx)[0]
     check_outcome(res, "stripe-compression", ctx)
     m = res.measured
