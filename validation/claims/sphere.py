@@ -247,7 +247,8 @@ def sphere_phases(ctx) -> Outcome:
     sizes = ctx.size(
         dict(d=2, p=64, h=128, ptest=1000, seeds=3, alpha_feature=0.1, alpha_lazy=1000.0, t_max=1e4, max_wall=120.0,
              checkpoints=32),
-        dict(d=2, p=512, h=1024, ptest=8192, seeds=8, alpha_feature=0.03, alpha_lazy=1000.0, t_max=1e4,
+        # full: the feature regime at alpha <= 1e-3, a limit (issue 17)
+        dict(d=2, p=512, h=1024, ptest=8192, seeds=8, alpha_feature=1e-3, alpha_lazy=1000.0, t_max=1e4,
              max_wall=3000.0, checkpoints=48))
     sim = simulate_phases(sizes, ctx.device, ctx.seed, ctx.training())
     return outcome(ctx, sim, sizes)
