@@ -309,8 +309,9 @@ def learning_curves(ctx) -> Outcome:
         f"{_ci(b['feature_minus_lazy_below_p_star_ci'])}; the fitted power laws meet at p = "
         f"{_num(measured['p_star_from_fits'], '.3g')}. (C) {vc}: fixed - free orientation {c['fixed_minus_free']:.3f} "
         f"{_ci(c['fixed_minus_free_ci'])}. {_limit_text(limits)} "
-        + (f"Not all networks converged (fraction reaching their margins: "
-           f"{', '.join(f'{k} {converged[k]:.2f}' for k in not_conv)})." if not_conv else "All networks converged."))
+        + (f"Not all networks stopped on their margins (their integrator's margin rule; fraction: "
+           f"{', '.join(f'{k} {converged[k]:.2f}' for k in not_conv)})." if not_conv else
+           "All networks stopped on their margins (their integrator's margin rule)."))
     return Outcome(combine([va, vb, vc]), measured,
                    {"beta_feature_minus_lazy": "> 0 (stripe)", "feature_minus_lazy": "> 0 below p* (sphere)",
                     "fixed_minus_free": "< 0 (sphere)"},
