@@ -4,6 +4,10 @@ The baseline is feature_lazy's rule (steppers.py, ``euler-rollback``), what a us
 today's kink controller (``euler``) is measured beside it. Every integrator trains the same network
 (same data, same seed) in the same process, one after the other, with a wall-clock cap; a capped
 baseline makes the ratio a lower bound (``lower_bound``), a capped Filippov run an upper bound.
+
+``smooth``: a smooth loss (MSE, alpha = 1, p = h = 64, to t = 10), where both integrators reach the same time and
+the question is what accuracy a second buys: each integrator at a loose and a tight tolerance, its time, steps and
+final training loss, and its distance to the tightest filippov run (the reference, the first row).
 """
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from ..numerics.simulator import SimulationConfig, build_datasets, simulate
 
 HEADLINE = {"data": "stripe", "d": 5, "p": 256, "h": 256, "data_seed": 0, "seeds": (0,), "loss": "hinge"}
 CAP_S = 600.0
+SMOOTH = {"data": "stripe", "d": 5, "p": 64, "h": 64, "data_seed": 0, "seeds": (0,), "loss": "mse", "alphas": (1.0,),
+          "t_max": 10.0}
+SMOOTH_RUNS = (("filippov", {"tol_local": 1e-9}), ("filippov", {"tol_local": 1e-7}), ("filippov", {"tol_local": 1e-5}),
+               ("euler", {"tol_output": 0.02}), ("euler", {"tol_output": 2e-4}))
 
 
 def _train(sizes: dict, alpha: float, integrator: str, cap: float, device) -> dict:
@@ -37,6 +45,22 @@ def _train(sizes: dict, alpha: float, integrator: str, cap: float, device) -> di
             "capped": any(n["stop_reason"] == "wall" for n in nets)}
 
 
+def smooth_losses(sizes: dict = SMOOTH, device=None) -> list[dict]:
+    """Every SMOOTH_RUNS setting on the same network to the same time: one row each, the first the reference."""
+    rows = []
+    for integrator, tol in SMOOTH_RUNS:
+        cfg = SimulationConfig(**sizes, ptest=0, integrator=integrator, device=device or "auto", checkpoints=2,
+                               track_neurons=0, **tol)
+        t0 = time.perf_counter()
+        net = simulate(cfg, progress=False).networks()[0]
+        rows.append({"case": f"{cfg.loss} alpha={cfg.alphas[0]:g} p={cfg.p} h={cfg.h} t={cfg.t_max:g}",
+                     "integrator": integrator, **tol, "seconds": time.perf_counter() - t0, "steps": net["steps"],
+                     "rejected_steps": net["rejected_steps"], "t": net["t"], "train_loss": net["train_loss"]})
+    for row in rows:
+        row["loss_error"] = abs(row["train_loss"] - rows[0]["train_loss"])
+    return rows
+
+
 def bench_integrator(quick: bool = False, device: str | None = None) -> dict:
     if quick:  # under 5 minutes on 2 cores
         head, cap = {**HEADLINE, "p": 64, "h": 64}, 35.0
@@ -55,4 +79,5 @@ def bench_integrator(quick: bool = False, device: str | None = None) -> dict:
             "quick": quick, "cap_s": cap, "cases": cases, "ratio": base["seconds"] / fil["seconds"],
             "lower_bound": base["capped"] and fil["converged"], "upper_bound": fil["capped"],
             "headline": {"p": head["p"], "h": head["h"], "alpha": 1e-3, "filippov_converged": fil["converged"],
-                         "baseline_converged": base["converged"]}}
+                         "baseline_converged": base["converged"]},
+            "smooth": smooth_losses(device=device)}

@@ -101,6 +101,17 @@ def test_bench_json_shape(capsys):
     assert all(c["max_rel_difference"] < 1e-8 for c in js["cases"]) and js["ratio"] > 0
 
 
+def test_bench_integrator_smooth_rows_measure_accuracy_against_the_tightest_run():
+    """bench integrator's smooth section (at a small size): one row per integrator and tolerance, the first, the
+    tightest filippov run, the reference; a tighter tolerance lands nearer it, for either integrator."""
+    from lazyrich.bench.integrator import SMOOTH, smooth_losses
+
+    rows = smooth_losses({**SMOOTH, "d": 3, "p": 16, "h": 8, "t_max": 2.0}, device="cpu")
+    assert [r["integrator"] for r in rows] == ["filippov"] * 3 + ["euler"] * 2 and rows[0]["loss_error"] == 0
+    assert all(r["t"] == 2.0 and np.isfinite(r["train_loss"]) and r["steps"] > 0 for r in rows)
+    assert rows[1]["loss_error"] < rows[2]["loss_error"] and rows[4]["loss_error"] < rows[3]["loss_error"]
+
+
 def test_notes_derivations_md_is_fresh():
     path = ROOT / "notes" / "derivations.md"
     assert path.read_text(encoding="utf-8") == render_derivations(), \
