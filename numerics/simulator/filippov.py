@@ -133,7 +133,7 @@ class FilippovState:
         c = torch.einsum("eph,pd->ehd", W, self.X_hat) / (self.alpha[idx, None, None] * W.shape[1])
         return project(c, self.fix_dir[idx]) if self.fix_dir is not None else c
 
-    def hinge_coef(self, G, side, held, gam):
+    def frozen_coef(self, G, side, held, gam):
         """coef(weights) under frozen point weights G (E, p) (the hinge's; a smooth loss's g y, which may be
         negative) without the (E, p, h) weights: sum_mu y_mu G_mu side_mu n xh_mu is one product of side with the
         (E, p, d+1) matrix y G xh, and the held pairs (few) replace their weight y G side by y gamma one by one."""
@@ -530,7 +530,8 @@ class FilippovState:
         self.lam[idx], self.gam[idx] = tr["lam"][idx], tr["gam"][idx]
         if self.neuron_events:  # the pairs' sides and holds changed within the step
             self.side[idx], self.held[idx] = tr["side"][idx], tr["held"][idx]
-            self.hold_G[idx] = self.hinge_weights(self.lam)[idx]
+            # the hinge weights its holds were decided under (a smooth loss's are the step's own, never reused)
+            self.hold_G[idx] = self.hinge_weights(self.lam)[idx] if self.hinge else math.nan
             for e in (accept & ~event).nonzero().flatten().tolist():
                 self._index_multipliers(e)
         for e in event.nonzero().flatten().tolist():

@@ -207,7 +207,7 @@ def advance_neurons(st, V, beta, G, sliding, side, held, gam, tau, max_rounds: i
     end = tau
     any_sliding = bool(sliding.any())
     for r in range(max_rounds):
-        c = st.hinge_coef(G, side, held, gam)
+        c = st.frozen_coef(G, side, held, gam)
         u0 = start if r == 0 and start is not None else st.pre(V)
         tol_v = st.surface_scale(V)  # (E, h): the surface tolerance is tol_v |xh_mu|
         left = (end[:, None] - t_loc).clamp_min(0)

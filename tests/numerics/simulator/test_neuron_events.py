@@ -206,8 +206,8 @@ def test_first_crossing_by_neuron_is_the_dense_minimum(seed, E, p, h):
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(0, 10_000), st.booleans(), st.integers(1, 3))
-def test_hinge_coef_is_the_coefficient_of_the_weights(seed, fix_orientation, E):
-    """hinge_coef (one product of the sides with y G xh, the held pairs replaced one by one) against coef of the
+def test_frozen_coef_is_the_coefficient_of_the_weights(seed, fix_orientation, E):
+    """frozen_coef (one product of the sides with y G xh, the held pairs replaced one by one) against coef of the
     dense weights W = y (G side off the held pairs, gamma on them), for any sets: random sides, holds (a fifth of
     the pairs), weights gamma and G in [0, 1], with and without the fixed-orientation projection."""
     from lazyrich.numerics.simulator.neuron_events import hinge_pair_weights
@@ -224,7 +224,7 @@ def test_hinge_coef_is_the_coefficient_of_the_weights(seed, fix_orientation, E):
     gam = torch.rand(shape, generator=g, dtype=torch.float64) * held
     G = torch.rand(state.lam.shape, generator=g, dtype=torch.float64)
     ref = state.coef(hinge_pair_weights(state.y, G, side, held, gam))
-    got = state.hinge_coef(G, side, held, gam)
+    got = state.frozen_coef(G, side, held, gam)
     assert torch.allclose(got, ref, rtol=0, atol=1e-14 * float(ref.abs().max()))
 
 
